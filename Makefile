@@ -1,0 +1,68 @@
+# vfio-direct: build, test and benchmark the QEMU fork.
+#
+#   make             install missing deps, configure, build both targets
+#   make demo        build, then show our vfio-pci properties on pseries
+#   make check       every test tier: unit, upstream qtests, test bed
+#   make base-build  the same base without our overlay (for benchmarks)
+#   make clean       remove the build folders (caches are kept)
+
+BUILD := build
+BASE_BUILD := build-base
+QEMU_BUILD := $(BUILD)/qemu
+SYSTEMS := qemu-system-x86_64 qemu-system-ppc64
+NINJA := ninja
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# Our unit tests and the upstream qtests that cover what we touch.
+UNIT_TESTS := test-vfio-direct-subpage
+QTESTS_x86_64 := qmp-cmd-test test-hmp device-introspect-test \
+                 pvpanic-pci-test i440fx-test q35-test
+QTESTS_ppc64 := qmp-cmd-test test-hmp device-introspect-test \
+                spapr-phb-test rtas-test
+QTEST_BINARIES := $(sort $(QTESTS_x86_64) $(QTESTS_ppc64))
+
+# Reconfigure when the base resolution or a patch changes.
+CONFIG_STAMP := $(BUILD)/configured-$(shell cat configure \
+        scripts/qemu-base.sh base/*/*.patch 2>/dev/null | sha256sum | cut -c1-16)
+
+.PHONY: all deps demo check check-unit check-qtest check-system \
+        base-build bench clean
+
+all: deps $(CONFIG_STAMP)
+	@scripts/overlay.sh $(BUILD)/src
+	$(NINJA) -C $(QEMU_BUILD) $(SYSTEMS)
+
+deps:
+	@scripts/install-deps.sh --check || $(SUDO) scripts/install-deps.sh
+
+$(CONFIG_STAMP):
+	rm -f $(BUILD)/configured-*
+	./configure --build-dir=$(BUILD)
+	touch $@
+
+demo: all
+	$(BUILD)/qemu-system-ppc64 -M pseries -device vfio-pci,help
+
+check: check-unit check-qtest check-system
+
+check-unit: all
+	sh tests/unit/test-qemu-base.sh
+	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/unit/,$(UNIT_TESTS))
+	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
+		$(UNIT_TESTS)
+
+check-qtest: all
+	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(QTEST_BINARIES))
+	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
+		$(addprefix qtest-x86_64/,$(QTESTS_x86_64)) \
+		$(addprefix qtest-ppc64/,$(QTESTS_ppc64))
+
+check-system: all
+	tests/testbed/check-system.sh --build $(BUILD)
+
+base-build: deps
+	./configure --without-overlay --build-dir=$(BASE_BUILD)
+	$(NINJA) -C $(BASE_BUILD)/qemu $(SYSTEMS)
+
+clean:
+	rm -rf $(BUILD) $(BASE_BUILD)

@@ -1,0 +1,23 @@
+/*
+ * vfio-direct: vfio-pci properties
+ *
+ * The properties themselves are declared by VFIO_DIRECT_PROPERTIES() in
+ * vfio_pci_dev_properties[]; this file describes them for -device help.
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qom/object.h"
+#include "hw/vfio/vfio-direct.h"
+
+void vfio_direct_class_init(ObjectClass *klass)
+{
+    object_class_property_set_description(klass, /* vfio-direct 1 */
+                                          "x-bar-page-align",
+                                          "Present sub-page memory BARs to the "
+                                          "guest as one host page so that they "
+                                          "can be mapped directly (auto: when "
+                                          "the kernel grants the page mmap)");
+}

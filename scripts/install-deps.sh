@@ -1,0 +1,115 @@
+#!/bin/sh
+# Install what vfio-direct needs to build, test and benchmark on Debian 12.
+#
+# Idempotent; run as root.  Newer suites are added at low pin priority so
+# that no installed package is ever upgraded: packages come from them only
+# when named here with -t (meson, pycotap) or are fetched as files (the
+# QEMU source via deb-src, the test-bed kernels via apt-get download).
+set -eu
+
+die() { echo "install-deps: $*" >&2; exit 1; }
+
+# Build dependencies of the QEMU base (see docs/devel/vfio-direct.rst).
+build="build-essential ninja-build pkg-config ccache flex bison
+       libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev zlib1g-dev
+       python3-venv xz-utils dpkg-dev git"
+# Firmware that lets q35 and pseries machines, and the qtests, start.
+firmware="seabios ipxe-qemu qemu-system-data"  # slof.bin is in qemu-system-data
+# Test bed: stock QEMU for the L1 guests, initramfs tools, ppc64 probes.
+testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio
+         gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross"
+
+missing_packages()
+{
+    for p in $build $firmware $testbed python3-pycotap; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+            grep -q '^install ok installed' || echo "$p"
+    done
+    meson_ver=$(dpkg-query -W -f='${Version}' meson 2>/dev/null || true)
+    if [ -z "$meson_ver" ] || dpkg --compare-versions "$meson_ver" lt 1.5; then
+        echo meson
+    fi
+}
+
+# --check: succeed when nothing is missing (no root needed).
+if [ "${1:-}" = --check ]; then
+    [ -z "$(missing_packages)" ]
+    exit
+fi
+
+[ "$(id -u)" = 0 ] || die "must run as root (try: sudo $0)"
+[ -r /etc/debian_version ] || die "only Debian is supported"
+
+list=/etc/apt/sources.list.d/vfio-direct.sources
+pin=/etc/apt/preferences.d/vfio-direct
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+
+want_list="Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: $keyring
+
+Types: deb deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: $keyring
+"
+
+# bookworm stays the default; trixie is never chosen on its own (priority 1
+# is below installed packages' 100, so nothing installed is upgraded from it).
+want_pin="Package: *
+Pin: release n=trixie
+Pin-Priority: 1
+
+Package: *
+Pin: release n=bookworm-backports
+Pin-Priority: 100
+"
+
+changed=
+if [ "$(cat "$list" 2>/dev/null)" != "$(printf '%s' "$want_list")" ]; then
+    printf '%s' "$want_list" >"$list"
+    changed=1
+fi
+if [ "$(cat "$pin" 2>/dev/null)" != "$(printf '%s' "$want_pin")" ]; then
+    printf '%s' "$want_pin" >"$pin"
+    changed=1
+fi
+
+stamp=/var/lib/apt/lists/vfio-direct.updated
+if [ -n "$changed" ] || [ ! -e "$stamp" ] ||
+   [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
+    apt-get -q update >/dev/null 2>&1 ||
+        apt-get -q update 2>&1 | tail -n 3 >&2 ||
+        die "cannot reach the Debian archive (apt-get update failed); check network or proxy settings"
+    touch "$stamp"
+fi
+
+missing=
+for p in $build $firmware $testbed; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+        grep -q '^install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "install-deps: installing$missing"
+    DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends \
+        install $missing >/dev/null ||
+        die "apt-get install failed for:$missing"
+fi
+
+# meson >= 1.5 and pycotap only exist in bookworm-backports.
+meson_ver=$(dpkg-query -W -f='${Version}' meson 2>/dev/null || true)
+if [ -z "$meson_ver" ] || dpkg --compare-versions "$meson_ver" lt 1.5; then
+    echo "install-deps: installing meson from bookworm-backports"
+    DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends \
+        -t bookworm-backports install meson python3-pycotap >/dev/null ||
+        die "cannot install meson >= 1.5 from bookworm-backports"
+fi
+dpkg-query -W -f='${Status}\n' python3-pycotap 2>/dev/null | grep -q 'ok installed' ||
+    DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends \
+        -t bookworm-backports install python3-pycotap >/dev/null ||
+    die "cannot install python3-pycotap from bookworm-backports"
+
+echo "install-deps: ok"

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Unit tests of the base version logic in scripts/qemu-base.sh (TAP output).
+set -u
+
+. "$(dirname "$0")/../../scripts/qemu-base.sh"
+
+n=0
+failed=0
+
+check()
+{
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then
+        echo "ok $n - $1"
+    else
+        echo "not ok $n - $1: got '$2', expected '$3'"
+        failed=$((failed + 1))
+    fi
+}
+
+check "upstream version of a Debian version" \
+    "$(qemu_base_upstream_version 1:10.0.13+ds-0+deb13u1)" 10.0.13
+check "upstream version without epoch or +ds" \
+    "$(qemu_base_upstream_version 10.0.2-1)" 10.0.2
+
+for v in 10.0.0 10.0.13 10.0.137; do
+    qemu_base_is_supported "$v" && r=yes || r=no
+    check "$v is a supported base" "$r" yes
+done
+for v in 10.1.0 9.2.3 10.0 10.0.13~rc1 11.0.0 10.00.1 1.10.0.1; do
+    qemu_base_is_supported "$v" && r=yes || r=no
+    check "$v is not a supported base" "$r" no
+done
+
+# Newest first, other series and duplicates dropped, Debian ordering
+# (deb13u2 > deb13u1, 10.0.13 > 10.0.9 > 10.0.2).
+got=$(printf '%s\n' \
+        1:10.0.2+ds-1 \
+        1:11.1.3+ds-1~bpo13+1 \
+        1:10.0.13+ds-0+deb13u1 \
+        1:10.0.9+ds-0+deb13u1 \
+        1:7.2+dfsg-7+deb12u7 \
+        1:10.0.13+ds-0+deb13u2 \
+        1:10.0.13+ds-0+deb13u1 \
+        1:10.1.0+ds-1 |
+      qemu_base_order_candidates | tr '\n' ' ')
+check "candidates newest first" "$got" \
+    "1:10.0.13+ds-0+deb13u2 1:10.0.13+ds-0+deb13u1 1:10.0.9+ds-0+deb13u1 1:10.0.2+ds-1 "
+
+got=$(printf '1:9.2.1+ds-1\n' | qemu_base_order_candidates)
+check "no candidate outside the series" "$got" ""
+
+check "orig tarball path of a version" \
+    "$(qemu_base_tarball 1:10.0.13+ds-0+deb13u1 /c)" /c/qemu_10.0.13+ds.orig.tar.xz
+
+echo "1..$n"
+[ "$failed" = 0 ]
