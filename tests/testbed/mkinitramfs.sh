@@ -1,0 +1,118 @@
+#!/bin/bash
+# mkinitramfs.sh - build the test-bed initramfs for an L1 guest.
+#
+#   mkinitramfs.sh ARCH OUT        ARCH = amd64 | ppc64el-64k
+#
+# Writes OUT (cpio, gzip) holding: busybox-static (the host's for amd64, the
+# Debian ppc64el one for ppc64el-64k), the kernel modules vfio-pci and 9p
+# shares need, decompressed because busybox insmod cannot load .ko.xz, with
+# their load order resolved from the modules' own depends=/softdep= records
+# (what depmod writes to modules.dep; the kernel package ships no
+# modules.dep and the host has no depmod), the static vfio-probe, and init.sh
+# as /init.  Kernel and busybox come from fetch-kernel.sh; the probe is built
+# in the cache (never in the git tree).  Prints the kernel image path on
+# stdout so callers boot the kernel the modules belong to.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# = 2 ] || { echo "usage: $PROG amd64|ppc64el-64k OUT" >&2; exit 2; }
+arch=$1 out=$2
+debarch=$(deb_arch "$arch")
+
+# Modules whose load (with their dependencies) gives vfio-pci and 9p shares;
+# vfio's softdep adds the IOMMU backend (type1 on x86, spapr_tce on ppc64).
+# On x86, kvm-amd too: TCG's -cpu max has SVM, so an L2 QEMU can use KVM
+# and real exits can be counted.
+ROOT_MODULES="vfio-pci 9pnet_virtio 9p"
+[ "$debarch" = amd64 ] && ROOT_MODULES="$ROOT_MODULES kvm-amd"
+
+kdir=$("$TESTBED_DIR/fetch-kernel.sh" "$arch")
+kver=$(ls "$kdir/usr/lib/modules")
+[ "$(echo "$kver" | wc -w)" = 1 ] || die "expected one kernel version in $kdir"
+mdir=$kdir/usr/lib/modules/$kver
+kimage=$(ls "$kdir"/boot/vmlinu[xz]-"$kver")
+
+case $debarch in
+amd64)
+    busybox=/bin/busybox
+    cc=gcc
+    ;;
+ppc64el)
+    busybox=$("$TESTBED_DIR/fetch-kernel.sh" busybox ppc64el)/usr/bin/busybox
+    cc=powerpc64le-linux-gnu-gcc
+    ;;
+esac
+[ -x "$busybox" ] || die "no busybox at $busybox (install busybox-static)"
+command -v "$cc" >/dev/null || die "no $cc (run scripts/install-deps.sh)"
+
+# Build the probe into the cache when its source changed.
+probe=$VFIO_DIRECT_CACHE/probe/$debarch/vfio-probe
+if [ ! -x "$probe" ] || [ "$TESTBED_DIR/vfio-probe.c" -nt "$probe" ]; then
+    mkdir -p "$(dirname "$probe")"
+    "$cc" -static -O2 -Wall -Wextra -o "$probe.tmp" "$TESTBED_DIR/vfio-probe.c" ||
+        die "building vfio-probe with $cc failed"
+    mv "$probe.tmp" "$probe"
+fi
+
+# name -> path (relative to $mdir, without .xz) from modules.order.
+declare -A modpath=() seen=()
+while read -r p; do
+    n=${p##*/}
+    n=${n%.ko}
+    modpath[${n//-/_}]=$p
+done <"$mdir/modules.order"
+
+modinfo_field() {   # modinfo_field PATH FIELD: values of FIELD=, one per line
+    xz -dc "$mdir/$1.xz" | tr '\0' '\n' | sed -n "s/^$2=//p"
+}
+
+order=()
+resolve() {   # resolve NAME: append NAME after its dependencies
+    local name=${1//-/_} p deps d soft pre post
+    [ -z "${seen[$name]-}" ] || return 0
+    seen[$name]=1
+    p=${modpath[$name]-}
+    if [ -z "$p" ]; then
+        grep -q "/${name}.ko\$\|/${name//_/-}.ko\$" "$mdir/modules.builtin" ||
+            die "module $name is neither in modules.order nor built in"
+        return 0
+    fi
+    [ -e "$mdir/$p.xz" ] || die "missing $mdir/$p.xz"
+    deps=$(modinfo_field "$p" depends | tr , ' ')
+    soft=$(modinfo_field "$p" softdep)
+    pre=$(echo "$soft" | sed -n 's/.*pre:\(.*\)/\1/p' | sed 's/post:.*//')
+    post=$(echo "$soft" | sed -n 's/.*post:\(.*\)/\1/p')
+    for d in $pre; do
+        [ -z "${modpath[${d//-/_}]-}" ] || resolve "$d"
+    done
+    for d in $deps; do
+        resolve "$d"
+    done
+    order+=("$p")
+    for d in $post; do
+        [ -z "${modpath[${d//-/_}]-}" ] || resolve "$d"
+    done
+}
+for m in $ROOT_MODULES; do
+    resolve "$m"
+done
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,mnt,newroot,lib/modules,etc}
+cp "$busybox" "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+cp "$probe" "$stage/bin/vfio-probe"
+install -m 0755 "$TESTBED_DIR/init.sh" "$stage/init"
+for p in "${order[@]}"; do
+    xz -dc "$mdir/$p.xz" >"$stage/lib/modules/$(basename "$p")"
+    basename "$p" >>"$stage/lib/modules/load-order"
+done
+echo "$kver" >"$stage/etc/kernel-release"
+
+mkdir -p "$(dirname "$out")"
+(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$out.tmp"
+mv "$out.tmp" "$out"
+note "$arch $kver initramfs, modules: $(tr '\n' ' ' <"$stage/lib/modules/load-order")"
+echo "$kimage"
