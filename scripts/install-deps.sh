@@ -13,8 +13,9 @@ die() { echo "install-deps: $*" >&2; exit 1; }
 build="build-essential ninja-build pkg-config ccache flex bison
        libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev zlib1g-dev
        python3-venv xz-utils dpkg-dev git"
-# Firmware that lets q35 and pseries machines, and the qtests, start.
-firmware="seabios ipxe-qemu qemu-system-data"  # slof.bin is in qemu-system-data
+# Firmware that lets q35 and pseries machines, and the qtests, start
+# (QEMU's own blobs come from qemu-system-data, unpacked by configure).
+firmware="seabios ipxe-qemu"
 # Test bed: stock QEMU for the L1 guests, initramfs tools, ppc64 probes.
 testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio
          gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross"

@@ -49,10 +49,26 @@ qemu_base_order_candidates()
     done
 }
 
-# Versions of the "qemu" source package that the apt index lists.
+# Versions of the "qemu" source package that the apt index lists, or
+# VFIO_DIRECT_QEMU_VERSIONS (one per line) when set, for tests.
 qemu_base_listed_versions()
 {
+    if [ -n "${VFIO_DIRECT_QEMU_VERSIONS:-}" ]; then
+        printf '%s\n' "$VFIO_DIRECT_QEMU_VERSIONS"
+        return
+    fi
     apt-cache showsrc qemu 2>/dev/null | sed -n 's/^Version: //p'
+}
+
+# The reason of the first failed download in apt's output $1, e.g.
+# "404  Not Found" or "Could not connect to ...", else its last error.
+qemu_base_apt_error()
+{
+    reason=$(printf '%s\n' "$1" |
+             sed -n 's/^E: Failed to fetch [^ ]*  *//p' | head -n 1)
+    [ -n "$reason" ] ||
+        reason=$(printf '%s\n' "$1" | sed -n 's/^E: //p' | tail -n 1)
+    echo "$reason"
 }
 
 # Path of the orig tarball of Debian version $1 inside cache dir $2.
@@ -71,10 +87,58 @@ qemu_base_fetch()
     mkdir -p "$2/partial"
     if ! out=$(cd "$2/partial" &&
                apt-get -q source --download-only "qemu=$1" 2>&1); then
-        printf '%s\n' "$out" | grep -E '^(E|Err):' | tail -n 1
+        qemu_base_apt_error "$out"
         rm -rf "$2/partial"
         return 1
     fi
     mv "$2/partial/"* "$2/" && rmdir "$2/partial"
     [ -s "$tarball" ]
+}
+
+# Unpack Debian's qemu-system-data package of version $1 (the firmware that
+# the +ds source tarball strips) into cache dir $2; print the unpacked
+# folder.  Prints apt's last error line on failure.
+qemu_base_fetch_firmware()
+{
+    dir="$2/qemu-system-data_${1#*:}"
+    if [ ! -d "$dir/usr/share/qemu" ]; then
+        mkdir -p "$2/partial"
+        if ! out=$(cd "$2/partial" &&
+                   apt-get -q download "qemu-system-data=$1" 2>&1); then
+            qemu_base_apt_error "$out"
+            rm -rf "$2/partial"
+            return 1
+        fi
+        dpkg-deb -x "$2"/partial/qemu-system-data_*.deb "$dir.tmp" &&
+            mv "$dir.tmp" "$dir"
+        rm -rf "$2/partial" "$dir.tmp"
+    fi
+    echo "$dir"
+}
+
+# Fetch the newest listed base version that the archive still has into
+# cache dir $1, falling back version by version (the index may list one
+# whose files are gone).  Prints "VERSION TARBALL"; on failure prints the
+# versions tried and the last reason.
+qemu_base_resolve()
+{
+    candidates=$(qemu_base_listed_versions | qemu_base_order_candidates)
+    if [ -z "$candidates" ]; then
+        echo "no qemu $VFIO_DIRECT_BASE_SERIES.x source in the apt index; run 'sudo scripts/install-deps.sh' (adds trixie deb-src) or pass --qemu-source"
+        return 1
+    fi
+    tried=
+    reason=
+    for ver in $candidates; do
+        if [ -n "$tried" ]; then
+            echo "configure: qemu$tried cannot be fetched ($reason); trying $ver" >&2
+        fi
+        if reason=$(qemu_base_fetch "$ver" "$1/qemu-src"); then
+            echo "$ver $(qemu_base_tarball "$ver" "$1/qemu-src")"
+            return 0
+        fi
+        tried="$tried $ver"
+    done
+    echo "cannot fetch the qemu source from the Debian archive (tried$tried: ${reason:-unknown error}); check the network or pass --qemu-source=DIR|TARBALL"
+    return 1
 }

@@ -53,5 +53,23 @@ check "no candidate outside the series" "$got" ""
 check "orig tarball path of a version" \
     "$(qemu_base_tarball 1:10.0.13+ds-0+deb13u1 /c)" /c/qemu_10.0.13+ds.orig.tar.xz
 
+# Fallback past a listed version the archive does not have, to the real
+# one.  Needs the apt index (scripts/install-deps.sh); the real tarball
+# comes from the cache when configure already fetched it.
+cache=${VFIO_DIRECT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-direct}
+real=$(qemu_base_listed_versions | qemu_base_order_candidates | head -n 1)
+if [ -n "$real" ]; then
+    got=$(VFIO_DIRECT_QEMU_VERSIONS="1:10.0.999+ds-0+deb13u1
+$real" qemu_base_resolve "$cache" 2>/tmp/qemu-base-test.$$)
+    check "falls back from a missing version to $real" "${got%% *}" "$real"
+    check "says which version it skipped" \
+        "$(grep -c '10.0.999.*trying' /tmp/qemu-base-test.$$)" 1
+    rm -f /tmp/qemu-base-test.$$
+    got=$(VFIO_DIRECT_QEMU_VERSIONS="1:10.0.998+ds-1" qemu_base_resolve "$cache")
+    check "fails with one line when nothing can be fetched" \
+        "$(echo "$got" | wc -l):${got%%(*}" \
+        "1:cannot fetch the qemu source from the Debian archive "
+fi
+
 echo "1..$n"
 [ "$failed" = 0 ]
