@@ -13,13 +13,13 @@ SYSTEMS := qemu-system-x86_64 qemu-system-ppc64
 NINJA := ninja
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-# Our unit tests and the upstream qtests that cover what we touch.
-UNIT_TESTS := test-vfio-direct-subpage
-QTESTS_x86_64 := qmp-cmd-test test-hmp device-introspect-test \
-                 pvpanic-pci-test i440fx-test q35-test
-QTESTS_ppc64 := qmp-cmd-test test-hmp device-introspect-test \
-                spapr-phb-test rtas-test
-QTEST_BINARIES := $(sort $(QTESTS_x86_64) $(QTESTS_ppc64))
+# Our unit tests, the upstream qtests that cover what we touch
+# (tests/upstream-qtests.sh runs them) and our test-bed qtests.
+UNIT_TESTS := test-vfio-direct-subpage test-vfio-direct-page-rule
+UPSTREAM_QTESTS := qmp-cmd-test test-hmp device-introspect-test \
+                   pvpanic-pci-test i440fx-test q35-test rtas-test \
+                   device-plug-test qos-test
+VFIO_QTESTS := vfio-subpage-test
 
 # Reconfigure when the base resolution or a patch changes.
 CONFIG_STAMP := $(BUILD)/configured-$(shell cat configure \
@@ -52,12 +52,11 @@ check-unit: all
 		$(UNIT_TESTS)
 
 check-qtest: all
-	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(QTEST_BINARIES))
-	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
-		$(addprefix qtest-x86_64/,$(QTESTS_x86_64)) \
-		$(addprefix qtest-ppc64/,$(QTESTS_ppc64))
+	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(UPSTREAM_QTESTS))
+	tests/upstream-qtests.sh $(QEMU_BUILD)
 
 check-system: all
+	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(VFIO_QTESTS))
 	tests/testbed/check-system.sh --build $(BUILD)
 
 base-build: deps

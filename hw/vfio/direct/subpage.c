@@ -235,7 +235,7 @@ static void vfio_direct_subpage_apply(VFIOPCIDevice *vdev, int nr,
     memory_region_transaction_commit();
 }
 
-void vfio_direct_subpage_update(VFIOPCIDevice *vdev)
+static void vfio_direct_subpage_update_device(VFIOPCIDevice *vdev)
 {
     uint64_t page_size = qemu_real_host_page_size();
     int nr;
@@ -266,6 +266,26 @@ void vfio_direct_subpage_update(VFIOPCIDevice *vdev)
         }
         dbar->subpage = state;
         vfio_direct_subpage_warn(vdev, nr, addr);
+    }
+}
+
+/*
+ * A BAR write can move one device's BAR into, or out of, the page of
+ * another device's sub-page BAR, so every vfio-pci device is re-evaluated,
+ * not only @vdev.
+ */
+void vfio_direct_subpage_update(VFIOPCIDevice *vdev)
+{
+    VFIODevice *vbasedev;
+
+    vfio_direct_subpage_update_device(vdev);
+    QLIST_FOREACH(vbasedev, &vfio_device_list, global_next) {
+        if (vbasedev->type == VFIO_DEVICE_TYPE_PCI &&
+            vbasedev != &vdev->vbasedev) {
+            vfio_direct_subpage_update_device(container_of(vbasedev,
+                                                           VFIOPCIDevice,
+                                                           vbasedev));
+        }
     }
 }
 

@@ -1,0 +1,185 @@
+/*
+ * QTest for vfio-pci passthrough and vfio-direct's introspection
+ *
+ * Runs in the test bed against real kernel vfio-pci with an e1000e bound in
+ * the L1 guest.  What QEMU shows the guest is compared with what the device
+ * itself holds, read through sysfs, and with x-query-vfio.
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "qemu/bswap.h"
+#include "vfio-qtest-util.h"
+
+#define BAR0_ADDR   0xc0000000ULL
+#define BAR2_PORT   0xc000
+#define E1000_STATUS 0x08
+
+typedef struct Guest {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+} Guest;
+
+static bool guest_start(Guest *g)
+{
+    const char *names[] = { "e1000e", NULL };
+
+    if (!vfio_qtest_require(names)) {
+        return false;
+    }
+    g->qts = qtest_initf("-M q35 -m 64M -nodefaults "
+                         "-device vfio-pci,host=%s,id=nic,addr=04.0",
+                         vfio_qtest_host("e1000e"));
+    g->bus = qpci_new_pc(g->qts, NULL);
+    g->dev = qpci_device_find(g->bus, QPCI_DEVFN(4, 0));
+    g_assert_nonnull(g->dev);
+
+    qpci_config_writel(g->dev, PCI_BASE_ADDRESS_0, BAR0_ADDR);
+    qpci_config_writel(g->dev, PCI_BASE_ADDRESS_2, BAR2_PORT);
+    qpci_config_writew(g->dev, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+    return true;
+}
+
+static void guest_stop(Guest *g)
+{
+    g_free(g->dev);
+    qpci_free_pc(g->bus);
+    qtest_quit(g->qts);
+}
+
+static uint32_t sysfs_config_read(const char *bdf, int offset, int size)
+{
+    g_autofree char *path =
+        g_strdup_printf("/sys/bus/pci/devices/%s/config", bdf);
+    uint32_t val = 0;
+    int fd = open(path, O_RDONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pread(fd, &val, size, offset), ==, size);
+    close(fd);
+    return le32_to_cpu(val);
+}
+
+/* Identity and capability registers pass through from the device. */
+static void test_config(void)
+{
+    static const struct {
+        int offset, size;
+    } regs[] = {
+        { PCI_VENDOR_ID, 2 }, { PCI_DEVICE_ID, 2 }, { PCI_REVISION_ID, 1 },
+        { PCI_CLASS_PROG, 1 }, { PCI_CLASS_DEVICE, 2 },
+        { PCI_SUBSYSTEM_VENDOR_ID, 2 }, { PCI_SUBSYSTEM_ID, 2 },
+        { PCI_INTERRUPT_PIN, 1 },
+    };
+    Guest g;
+
+    if (!guest_start(&g)) {
+        return;
+    }
+    for (int i = 0; i < ARRAY_SIZE(regs); i++) {
+        uint32_t host = sysfs_config_read(vfio_qtest_host("e1000e"),
+                                          regs[i].offset, regs[i].size);
+        uint32_t guest = regs[i].size == 1 ?
+            qpci_config_readb(g.dev, regs[i].offset) :
+            qpci_config_readw(g.dev, regs[i].offset);
+
+        g_test_message("config 0x%02x: guest 0x%x host 0x%x",
+                       regs[i].offset, guest, host);
+        g_assert_cmphex(guest, ==, host);
+    }
+    g_assert_cmphex(qpci_config_readw(g.dev, PCI_VENDOR_ID), ==, 0x8086);
+    guest_stop(&g);
+}
+
+/* A BAR0 register read returns the device's own value. */
+static void test_bar0_read(void)
+{
+    uint32_t host, guest;
+    Guest g;
+
+    if (!guest_start(&g)) {
+        return;
+    }
+    host = vfio_qtest_sysfs_bar_read(vfio_qtest_host("e1000e"), 0,
+                                     E1000_STATUS, 4);
+    guest = qtest_readl(g.qts, BAR0_ADDR + E1000_STATUS);
+    g_assert_cmphex(guest, ==, host);
+    g_assert_cmphex(guest, !=, 0xffffffff);
+    guest_stop(&g);
+}
+
+/* x-query-vfio reports all of BAR0 direct. */
+static void test_bar0_direct(void)
+{
+    QDict *bar;
+    QListEntry *e;
+    uint64_t covered = 0;
+    Guest g;
+
+    if (!guest_start(&g)) {
+        return;
+    }
+    bar = vfio_qtest_bar(g.qts, "nic", 0);
+    g_assert_cmpint(qdict_get_int(bar, "address"), ==, BAR0_ADDR);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(bar, "ranges"), e) {
+        QDict *range = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_assert_cmpstr(qdict_get_str(range, "kind"), ==, "direct");
+        covered += qdict_get_int(range, "size");
+    }
+    g_assert_cmpuint(covered, ==, qdict_get_int(bar, "size"));
+    qobject_unref(bar);
+    guest_stop(&g);
+}
+
+static uint64_t trapped_reads(Guest *g, int nr)
+{
+    QDict *bar = vfio_qtest_bar(g->qts, "nic", nr);
+    uint64_t n = qdict_get_int(bar, "trapped-reads");
+
+    qobject_unref(bar);
+    return n;
+}
+
+/* Reads of the trapped I/O BAR are counted; reads of direct BAR0 are not. */
+static void test_trap_counter(void)
+{
+    uint64_t bar0, bar2;
+    QDict *io_bar;
+    Guest g;
+
+    if (!guest_start(&g)) {
+        return;
+    }
+    io_bar = vfio_qtest_bar(g.qts, "nic", 2);
+    g_assert_cmpstr(qdict_get_str(io_bar, "type"), ==, "io");
+    g_assert_cmpstr(vfio_qtest_range_at(io_bar, 0), ==, "device-fd");
+    qobject_unref(io_bar);
+
+    bar0 = trapped_reads(&g, 0);
+    bar2 = trapped_reads(&g, 2);
+    for (int i = 0; i < 50; i++) {
+        qtest_readl(g.qts, BAR0_ADDR + E1000_STATUS);
+        qtest_inl(g.qts, BAR2_PORT);
+    }
+    g_assert_cmpuint(trapped_reads(&g, 0), ==, bar0);
+    g_assert_cmpuint(trapped_reads(&g, 2), ==, bar2 + 50);
+    guest_stop(&g);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/vfio/pci/e1000e/config", test_config);
+    qtest_add_func("/vfio/pci/e1000e/bar0-read", test_bar0_read);
+    qtest_add_func("/vfio/pci/e1000e/bar0-direct", test_bar0_direct);
+    qtest_add_func("/vfio/pci/e1000e/trap-counter", test_trap_counter);
+    return g_test_run();
+}

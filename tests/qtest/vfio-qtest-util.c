@@ -1,0 +1,130 @@
+/*
+ * Helpers for vfio-direct's qtests
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <sys/mman.h>
+#include "qemu/bswap.h"
+#include "qobject/qlist.h"
+#include "vfio-qtest-util.h"
+
+const char *vfio_qtest_host(const char *name)
+{
+    static GHashTable *devices;
+
+    if (!devices) {
+        const char *env = g_getenv("VFIO_DIRECT_DEVICES");
+        g_auto(GStrv) pairs = g_strsplit(env ? env : "", " ", -1);
+
+        devices = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                        g_free, g_free);
+        for (int i = 0; pairs[i]; i++) {
+            char *eq = strchr(pairs[i], '=');
+
+            if (eq) {
+                g_hash_table_insert(devices,
+                                    g_strndup(pairs[i], eq - pairs[i]),
+                                    g_strdup(eq + 1));
+            }
+        }
+    }
+    return g_hash_table_lookup(devices, name);
+}
+
+bool vfio_qtest_require(const char *const *names)
+{
+    for (int i = 0; names[i]; i++) {
+        if (!vfio_qtest_host(names[i])) {
+            g_autofree char *msg =
+                g_strdup_printf("%s is not bound to vfio-pci "
+                                "(run in the test bed: make check-system)",
+                                names[i]);
+            g_test_skip(msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
+    QList *devices = qdict_get_qlist(rsp, "return");
+    QDict *found = NULL;
+    QListEntry *e, *b;
+
+    g_assert(devices);
+    QLIST_FOREACH_ENTRY(devices, e) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
+            continue;
+        }
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(dev, "bars"), b) {
+            QDict *info = qobject_to(QDict, qlist_entry_obj(b));
+
+            if (qdict_get_int(info, "index") == bar) {
+                found = info;
+                qobject_ref(found);
+            }
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_nonnull(found);
+    return found;
+}
+
+const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset)
+{
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(bar_info, "ranges"), e) {
+        QDict *range = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t start = qdict_get_int(range, "offset");
+        uint64_t size = qdict_get_int(range, "size");
+
+        if (offset >= start && offset - start < size) {
+            if (!strcmp(qdict_get_str(range, "kind"), "direct")) {
+                return "direct";
+            }
+            return qdict_get_str(range, "reason");
+        }
+    }
+    return "none";
+}
+
+uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
+                                   unsigned size)
+{
+    g_autofree char *path =
+        g_strdup_printf("/sys/bus/pci/devices/%s/resource%d", bdf, bar);
+    uint64_t page = qemu_real_host_page_size();
+    uint64_t base = QEMU_ALIGN_DOWN(offset, page);
+    uint8_t *map;
+    uint32_t val;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_SYNC);
+    g_assert_cmpint(fd, >=, 0);
+    map = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, base);
+    g_assert(map != MAP_FAILED);
+    /* One load of the access size each, as the device expects. */
+    switch (size) {
+    case 1:
+        val = ldub_p(map + offset - base);
+        break;
+    case 2:
+        val = lduw_le_p(map + offset - base);
+        break;
+    default:
+        g_assert_cmpuint(size, ==, 4);
+        val = ldl_le_p(map + offset - base);
+        break;
+    }
+    munmap(map, page);
+    close(fd);
+    return val;
+}

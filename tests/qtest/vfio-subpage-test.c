@@ -1,0 +1,378 @@
+/*
+ * QTest for vfio-direct's sub-page BAR mapping
+ *
+ * Runs in the test bed against real kernel vfio-pci: sdhci-pci (256-byte
+ * BAR0), i6300esb and pvpanic-pci (16-byte BAR0) bound in the L1 guest.
+ * The test places BARs itself (qtest runs no firmware) and checks through
+ * x-query-vfio, its trapped-access counters and the device's own registers
+ * read through sysfs.
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "vfio-qtest-util.h"
+
+#define WINDOW              0xc0000000ULL
+#define SDHCI_ARGUMENT      0x08
+#define SDHCI_CAPABILITIES  0x40
+
+typedef struct SubpageDevice {
+    const char *name;
+    uint64_t size;
+    uint64_t reg;           /* a register that reads the same every time */
+} SubpageDevice;
+
+static const SubpageDevice devices[] = {
+    { "sdhci", 0x100, SDHCI_CAPABILITIES },
+    { "i6300esb", 0x10, 0x0 },
+    { "pvpanic", 0x10, 0x0 },
+};
+
+typedef struct Guest {
+    QTestState *qts;
+    QPCIBus *bus;
+} Guest;
+
+static uint64_t host_page_size(void)
+{
+    return qemu_real_host_page_size();
+}
+
+static void guest_start(Guest *g, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void guest_start(Guest *g, const char *fmt, ...)
+{
+    g_autofree char *devs = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    devs = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g->qts = qtest_initf("-M q35 -m 64M -nodefaults %s", devs);
+    g->bus = qpci_new_pc(g->qts, NULL);
+}
+
+static void guest_stop(Guest *g)
+{
+    qpci_free_pc(g->bus);
+    qtest_quit(g->qts);
+}
+
+static QPCIDevice *guest_device(Guest *g, int slot)
+{
+    QPCIDevice *dev = qpci_device_find(g->bus, QPCI_DEVFN(slot, 0));
+
+    g_assert_nonnull(dev);
+    return dev;
+}
+
+static void bar_decode(QPCIDevice *dev, bool on)
+{
+    uint16_t cmd = qpci_config_readw(dev, PCI_COMMAND);
+
+    cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
+    qpci_config_writew(dev, PCI_COMMAND, cmd);
+}
+
+static void bar_place(QPCIDevice *dev, uint64_t addr)
+{
+    qpci_config_writel(dev, PCI_BASE_ADDRESS_0, addr);
+    bar_decode(dev, true);
+}
+
+/* The sub-page state of BAR0 of @id and how its byte @offset is served. */
+static void assert_bar(Guest *g, const char *id, const char *subpage,
+                       uint64_t offset, const char *served)
+{
+    QDict *bar = vfio_qtest_bar(g->qts, id, 0);
+
+    g_assert_cmpstr(qdict_get_str(bar, "subpage"), ==, subpage);
+    g_assert_cmpstr(vfio_qtest_range_at(bar, offset), ==, served);
+    qobject_unref(bar);
+}
+
+static uint64_t trapped(Guest *g, const char *id, const char *counter)
+{
+    QDict *bar = vfio_qtest_bar(g->qts, id, 0);
+    uint64_t n = qdict_get_int(bar, counter);
+
+    qobject_unref(bar);
+    return n;
+}
+
+/* Read @reg @n times at @addr: every read must match the device. */
+static void read_matches(Guest *g, const SubpageDevice *d, uint64_t addr,
+                         int n)
+{
+    uint32_t expected = vfio_qtest_sysfs_bar_read(vfio_qtest_host(d->name),
+                                                  0, d->reg, 4);
+
+    for (int i = 0; i < n; i++) {
+        uint32_t got = qtest_readl(g->qts, addr + d->reg);
+
+        if (got != expected) {
+            g_assert_cmphex(got, ==, expected);
+        }
+    }
+}
+
+static bool require(const SubpageDevice *d)
+{
+    const char *names[] = { d->name, NULL };
+
+    return vfio_qtest_require(names);
+}
+
+/* Placed on a host page: direct, and 10,000 reads never trap. */
+static void test_aligned(const void *opaque)
+{
+    const SubpageDevice *d = opaque;
+    Guest g;
+    uint64_t before;
+
+    if (!require(d)) {
+        return;
+    }
+    guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
+                "x-bar-page-align=off", vfio_qtest_host(d->name));
+    bar_place(guest_device(&g, 4), WINDOW);
+
+    assert_bar(&g, "d", "direct", 0, "direct");
+    assert_bar(&g, "d", "direct", d->size - 1, "direct");
+    before = trapped(&g, "d", "trapped-reads");
+    read_matches(&g, d, WINDOW, 10000);
+    g_assert_cmpuint(trapped(&g, "d", "trapped-reads"), ==, before);
+
+    guest_stop(&g);
+}
+
+/* Placed off a page boundary with page alignment off: trapped, warned. */
+static void test_unaligned(const void *opaque)
+{
+    const SubpageDevice *d = opaque;
+    Guest g;
+    uint64_t before;
+
+    if (!require(d)) {
+        return;
+    }
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 0, 0);
+        g_test_trap_assert_passed();
+        g_test_trap_assert_stderr("*BAR 0 * is trapped: the guest placed it "
+                                  "at 0xc0000100, not on a host page "
+                                  "boundary; set x-bar-page-align=on*");
+        return;
+    }
+
+    guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
+                "x-bar-page-align=off", vfio_qtest_host(d->name));
+    bar_place(guest_device(&g, 4), WINDOW + 0x100);
+
+    assert_bar(&g, "d", "unaligned", 0, "device-fd");
+    before = trapped(&g, "d", "trapped-reads");
+    read_matches(&g, d, WINDOW + 0x100, 100);
+    g_assert_cmpuint(trapped(&g, "d", "trapped-reads"), ==, before + 100);
+
+    guest_stop(&g);
+}
+
+/* x-bar-page-align=on: the guest sizes one host page; direct anywhere. */
+static void test_page_align(const void *opaque)
+{
+    const SubpageDevice *d = opaque;
+    uint64_t page = host_page_size();
+    const uint64_t where[] = { WINDOW, WINDOW + 3 * page, WINDOW + 0x100000 };
+    QPCIDevice *dev;
+    uint32_t mask;
+    Guest g;
+
+    if (!require(d)) {
+        return;
+    }
+    guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
+                "x-bar-page-align=on", vfio_qtest_host(d->name));
+    dev = guest_device(&g, 4);
+
+    qpci_config_writel(dev, PCI_BASE_ADDRESS_0, 0xffffffff);
+    mask = qpci_config_readl(dev, PCI_BASE_ADDRESS_0) &
+           PCI_BASE_ADDRESS_MEM_MASK;
+    g_assert_cmphex(~mask + 1, ==, page);
+
+    for (int i = 0; i < ARRAY_SIZE(where); i++) {
+        QDict *bar;
+
+        bar_place(dev, where[i]);
+        bar = vfio_qtest_bar(g.qts, "d", 0);
+        g_assert_cmpuint(qdict_get_int(bar, "size"), ==, d->size);
+        g_assert_cmpuint(qdict_get_int(bar, "guest-size"), ==, page);
+        g_assert_cmpuint(qdict_get_int(bar, "address"), ==, where[i]);
+        qobject_unref(bar);
+        assert_bar(&g, "d", "direct", 0, "direct");
+        assert_bar(&g, "d", "direct", page - 1, "direct");
+        read_matches(&g, d, where[i], 10);
+    }
+
+    guest_stop(&g);
+}
+
+/* Moves, decode toggles and a system reset keep the BAR direct. */
+static void test_move(const void *opaque)
+{
+    const SubpageDevice *d = opaque;
+    uint64_t page = host_page_size();
+    const char *align[] = { "off", "auto" };
+
+    if (!require(d)) {
+        return;
+    }
+    for (int i = 0; i < ARRAY_SIZE(align); i++) {
+        QPCIDevice *dev;
+        Guest g;
+
+        guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
+                    "x-bar-page-align=%s", vfio_qtest_host(d->name), align[i]);
+        dev = guest_device(&g, 4);
+
+        bar_place(dev, WINDOW);
+        assert_bar(&g, "d", "direct", 0, "direct");
+        bar_place(dev, WINDOW + 5 * page);
+        assert_bar(&g, "d", "direct", 0, "direct");
+        bar_place(dev, WINDOW + 2 * page);
+        assert_bar(&g, "d", "direct", 0, "direct");
+        read_matches(&g, d, WINDOW + 2 * page, 10);
+
+        bar_decode(dev, false);
+        assert_bar(&g, "d", "unmapped", 0, "none");
+        bar_decode(dev, true);
+        assert_bar(&g, "d", "direct", 0, "direct");
+
+        qtest_system_reset(g.qts);
+        g_free(dev);
+        dev = guest_device(&g, 4);
+        bar_place(dev, WINDOW + 7 * page);
+        assert_bar(&g, "d", "direct", 0, "direct");
+        read_matches(&g, d, WINDOW + 7 * page, 10);
+
+        g_free(dev);
+        guest_stop(&g);
+    }
+}
+
+static void write_reaches_sdhci(Guest *g, uint64_t bar_addr, uint32_t val)
+{
+    qtest_writel(g->qts, bar_addr + SDHCI_ARGUMENT, val);
+    g_assert_cmphex(qtest_readl(g->qts, bar_addr + SDHCI_ARGUMENT), ==, val);
+    g_assert_cmphex(vfio_qtest_sysfs_bar_read(vfio_qtest_host("sdhci"), 0,
+                                              SDHCI_ARGUMENT, 4), ==, val);
+}
+
+/* A neighbouring BAR in the same guest page never loses a write. */
+static void test_neighbour(void)
+{
+    const char *names[] = { "sdhci", "pvpanic", NULL };
+    uint64_t page = host_page_size();
+    uint64_t x = WINDOW, y = WINDOW + 4 * page;
+    QPCIDevice *sd, *pv;
+    Guest g;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    guest_start(&g, "-device vfio-pci,host=%s,id=sd,addr=04.0,"
+                "x-bar-page-align=off -device vfio-pci,host=%s,id=pv,"
+                "addr=05.0,x-bar-page-align=off",
+                vfio_qtest_host("sdhci"), vfio_qtest_host("pvpanic"));
+    sd = guest_device(&g, 4);
+    pv = guest_device(&g, 5);
+
+    /*
+     * pvpanic first: direct; then sdhci lands inside its page, so pvpanic
+     * gives the page up; once sdhci leaves, pvpanic is direct again.
+     */
+    bar_place(pv, x);
+    assert_bar(&g, "pv", "direct", 0, "direct");
+    bar_place(sd, x + 0x100);
+    assert_bar(&g, "sd", "unaligned", 0, "device-fd");
+    assert_bar(&g, "pv", "page-shared", 0, "device-fd");
+    write_reaches_sdhci(&g, x + 0x100, 0x12345678);
+    bar_place(sd, x + 8 * page + 0x100);
+    assert_bar(&g, "pv", "direct", 0, "direct");
+
+    /* sdhci first; pvpanic then finds its page shared. */
+    bar_place(sd, y + 0x100);
+    bar_place(pv, y);
+    assert_bar(&g, "pv", "page-shared", 0, "device-fd");
+    write_reaches_sdhci(&g, y + 0x100, 0x9abcdef0);
+
+    g_free(sd);
+    g_free(pv);
+    guest_stop(&g);
+}
+
+/* A page-aligned BAR that traps: past its end reads ~0, drops writes. */
+static void test_padding(void)
+{
+    const char *names[] = { "sdhci", "pvpanic", NULL };
+    uint64_t page = host_page_size();
+    QPCIDevice *sd, *pv;
+    uint64_t writes;
+    Guest g;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    guest_start(&g, "-device vfio-pci,host=%s,id=sd,addr=04.0,"
+                "x-bar-page-align=on -device vfio-pci,host=%s,id=pv,"
+                "addr=05.0,x-bar-page-align=off",
+                vfio_qtest_host("sdhci"), vfio_qtest_host("pvpanic"));
+    sd = guest_device(&g, 4);
+    pv = guest_device(&g, 5);
+
+    bar_place(pv, WINDOW + page - 0x100);
+    bar_place(sd, WINDOW);
+    assert_bar(&g, "sd", "page-shared", 0, "device-fd");
+    assert_bar(&g, "sd", "page-shared", 0x200, "padding");
+
+    writes = trapped(&g, "sd", "trapped-writes");
+    qtest_writel(g.qts, WINDOW + 0x200, 0x5a5a5a5a);
+    g_assert_cmpuint(trapped(&g, "sd", "trapped-writes"), ==, writes + 1);
+    g_assert_cmphex(qtest_readl(g.qts, WINDOW + 0x200), ==, 0xffffffff);
+    g_assert_cmphex(qtest_readb(g.qts, WINDOW + 0x1ff), ==, 0xff);
+    read_matches(&g, &devices[0], WINDOW, 10);
+
+    g_free(sd);
+    g_free(pv);
+    guest_stop(&g);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    for (int i = 0; i < ARRAY_SIZE(devices); i++) {
+        const SubpageDevice *d = &devices[i];
+        g_autofree char *aligned =
+            g_strdup_printf("/vfio/subpage/%s/aligned", d->name);
+        g_autofree char *unaligned =
+            g_strdup_printf("/vfio/subpage/%s/unaligned", d->name);
+        g_autofree char *page_align =
+            g_strdup_printf("/vfio/subpage/%s/page-align", d->name);
+        g_autofree char *move =
+            g_strdup_printf("/vfio/subpage/%s/move-toggle-reset", d->name);
+
+        qtest_add_data_func(aligned, d, test_aligned);
+        qtest_add_data_func(unaligned, d, test_unaligned);
+        qtest_add_data_func(page_align, d, test_page_align);
+        qtest_add_data_func(move, d, test_move);
+    }
+    qtest_add_func("/vfio/subpage/neighbour", test_neighbour);
+    qtest_add_func("/vfio/subpage/padding", test_padding);
+
+    return g_test_run();
+}
