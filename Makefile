@@ -4,6 +4,7 @@
 #   make demo        build, then show our vfio-pci properties on pseries
 #   make check       every test tier: unit, upstream qtests, test bed
 #   make base-build  the same base without our overlay (for benchmarks)
+#   make bench       our build against the base, in one test-bed run
 #   make clean       remove the build folders (caches are kept)
 
 BUILD := build
@@ -12,6 +13,10 @@ QEMU_BUILD := $(BUILD)/qemu
 SYSTEMS := qemu-system-x86_64 qemu-system-ppc64
 NINJA := ninja
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# ccache: compile commands carry absolute paths into the clone; rewrite
+# them relative so that every clone (and CI) shares one cache.
+export CCACHE_BASEDIR := $(CURDIR)
 
 # Our unit tests, the upstream qtests that cover what we touch
 # (tests/upstream-qtests.sh runs them) and our test-bed qtests.
@@ -22,8 +27,11 @@ UPSTREAM_QTESTS := qmp-cmd-test test-hmp device-introspect-test \
 VFIO_QTESTS := vfio-subpage-test
 
 # Reconfigure when the base resolution or a patch changes.
-CONFIG_STAMP := $(BUILD)/configured-$(shell cat configure \
-        scripts/qemu-base.sh base/*/*.patch 2>/dev/null | sha256sum | cut -c1-16)
+config_hash = $(shell cat configure scripts/qemu-base.sh $(1) 2>/dev/null | \
+                sha256sum | cut -c1-16)
+CONFIG_STAMP := $(BUILD)/configured-$(call config_hash,base/*/*.patch)
+BASE_HASH := $(call config_hash,base/build-fixes/*.patch)
+BASE_STAMP := $(BASE_BUILD)/configured-$(BASE_HASH)
 
 .PHONY: all deps demo check check-unit check-qtest check-system \
         base-build bench clean
@@ -59,9 +67,16 @@ check-system: all
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(VFIO_QTESTS))
 	tests/testbed/check-system.sh --build $(BUILD)
 
-base-build: deps
-	./configure --without-overlay --build-dir=$(BASE_BUILD)
+base-build: deps $(BASE_STAMP)
 	$(NINJA) -C $(BASE_BUILD)/qemu $(SYSTEMS)
+
+$(BASE_STAMP):
+	rm -f $(BASE_BUILD)/configured-*
+	./configure --without-overlay --build-dir=$(BASE_BUILD)
+	touch $@
+
+bench: all base-build
+	tests/bench/run.sh --build $(BUILD) --base $(BASE_BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BASE_BUILD)

@@ -174,6 +174,53 @@ static void test_trap_counter(void)
     guest_stop(&g);
 }
 
+/* A host device bound to another driver: one line naming the fix. */
+static void test_bad_host(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/sys/bus/pci/devices", 0, NULL);
+    g_autofree char *bdf = NULL;
+    g_autofree char *driver = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    const char *name;
+    int status;
+
+    /* The test bed's 9p shares sit on virtio-pci devices. */
+    while (!bdf && dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *link =
+            g_strdup_printf("/sys/bus/pci/devices/%s/driver", name);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        if (target && !strstr(target, "vfio")) {
+            bdf = g_strdup(name);
+            driver = g_path_get_basename(target);
+        }
+    }
+    if (!bdf) {
+        g_test_skip("no host PCI device bound to a non-vfio driver");
+        return;
+    }
+
+    {
+        g_autofree char *dev = g_strdup_printf("vfio-pci,host=%s", bdf);
+        g_autofree char *expected =
+            g_strdup_printf("vfio %s: host device is bound to %s, not to "
+                            "vfio-pci; bind it to vfio-pci (e.g. 'driverctl "
+                            "set-override %s vfio-pci')\n", bdf, driver, bdf);
+        const char *argv[] = {
+            g_getenv("QTEST_QEMU_BINARY"), "-M", "q35", "-accel", "qtest",
+            "-nodefaults",
+            "-display", "none", "-device", dev, NULL
+        };
+
+        g_assert(g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL,
+                              &out, &err, &status, NULL));
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        g_assert_true(g_str_has_suffix(err, expected));
+        g_assert_cmpint(strchr(err, '\n') - err + 1, ==, strlen(err));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -181,5 +228,6 @@ int main(int argc, char **argv)
     qtest_add_func("/vfio/pci/e1000e/bar0-read", test_bar0_read);
     qtest_add_func("/vfio/pci/e1000e/bar0-direct", test_bar0_direct);
     qtest_add_func("/vfio/pci/e1000e/trap-counter", test_trap_counter);
+    qtest_add_func("/vfio/pci/bad-host", test_bad_host);
     return g_test_run();
 }

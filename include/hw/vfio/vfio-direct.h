@@ -42,6 +42,9 @@ typedef struct VFIODirect {
     DEFINE_PROP_ON_OFF_AUTO("x-bar-page-align", _state,                 \
                             _field.bar_page_align, ON_OFF_AUTO_AUTO)
 
+/* host-check.c */
+bool vfio_direct_check_host(VFIOPCIDevice *vdev, Error **errp);
+
 /* properties.c */
 void vfio_direct_class_init(ObjectClass *klass);
 

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""subpage-bar.py - sub-page BAR access benchmark, run inside the test-bed L1.
+
+Boots an L2 guest under KVM (nested inside the TCG L1) once per build, with
+the L1's vfio-pci devices sdhci (256-byte BAR), i6300esb and pvpanic (16-byte
+BARs) assigned, and our firmware (subpage-bar.bin) as its BIOS.  The firmware
+packs BARs like a real BIOS, so with real sizes the three share one 4 KiB
+page, while vfio-direct's x-bar-page-align=auto makes each a page of its own.
+The firmware then does N 32-bit loads of sdhci register 0x40.
+
+Measured around each loop (KVM counters snapshotted over QMP before and after):
+  - MMIO exits: KVM's own per-vCPU counter (query-stats, kvm "mmio_exits"),
+    i.e. real guest exits to QEMU; with --trace also the kvm_run_exit trace
+    lines with KVM_EXIT_MMIO for the whole L2 run;
+  - trapped-reads of the sdhci BAR (x-query-vfio; our build only);
+  - loop time from the guest TSC (calibrated against the L1 clock over one
+    second) and the wall time from sending "go" to reading the result.
+
+Per build: one loop of --loads N loads (exits and trapped reads are given
+for it, the same N for every build), then --rounds timed loops each long
+enough to last --min-time seconds on that build; their median rate counts.
+
+Usage: subpage-bar.py --bios FILE [--loads N] [--rounds R] [--trace] [--control]
+                      LABEL=QEMU[,DEVICE-OPTS] ...
+The first LABEL is the numerator of the printed ratios, the second the
+denominator.  DEVICE-OPTS (e.g. x-bar-page-align=off) go to all three
+vfio-pci devices; --control adds the first build with
+x-bar-page-align=off, which must give the base's packed layout and rate.
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+KVM_EXIT_MMIO = 6
+NAMES = {"1b36:0007": "sdhci", "8086:25ab": "i6300esb", "1b36:0011": "pvpanic"}
+L2_SLOTS = {"sdhci": 3, "i6300esb": 4, "pvpanic": 5}
+
+
+def die(msg):
+    print("subpage-bar: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+class Qmp:
+    def __init__(self, path, deadline):
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.f = self.sock.makefile("rw")
+        json.loads(self.f.readline())       # greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r:
+                return r["return"]
+            if "error" in r:
+                raise RuntimeError("%s: %s" % (name, r["error"]["desc"]))
+
+
+class L2:
+    """One L2 QEMU with our firmware; lines from its debug console."""
+
+    def __init__(self, qemu, bios, devices, dev_opts, loads, trace, tmp):
+        self.tmp = tmp
+        qmp_path = os.path.join(tmp, "qmp.sock")
+        ser_path = os.path.join(tmp, "serial.sock")
+        self.trace_path = os.path.join(tmp, "trace.log")
+        args = [qemu, "-M", "pc", "-accel", "kvm", "-m", "16M", "-smp", "1",
+                "-nodefaults", "-display", "none", "-vga", "none",
+                "-no-user-config", "-bios", bios,
+                "-global", "kvm-apic.vapic=false",
+                "-chardev", "stdio,id=dbg",
+                "-device", "isa-debugcon,chardev=dbg,iobase=0x402",
+                "-chardev", "socket,id=ser,path=%s,server=on,wait=off" % ser_path,
+                "-serial", "chardev:ser",
+                "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
+                "-fw_cfg", "name=opt/vfio-direct/loads,string=%d" % loads]
+        for name in ("sdhci", "i6300esb", "pvpanic"):
+            opts = "vfio-pci,host=%s,id=%s,addr=%d" % (devices[name], name,
+                                                        L2_SLOTS[name])
+            if dev_opts:
+                opts += "," + dev_opts
+            args += ["-device", opts]
+        if trace:
+            args += ["-trace", "enable=kvm_run_exit,file=%s" % self.trace_path]
+        self.stderr = open(os.path.join(tmp, "stderr"), "w+")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=self.stderr)
+        self.buf = b""
+        deadline = time.monotonic() + 60
+        self.qmp = Qmp(qmp_path, deadline)
+        self.ser = socket.socket(socket.AF_UNIX)
+        self.ser.connect(ser_path)
+
+    def line(self, timeout=600):
+        """Next debug-console line and the monotonic time it arrived."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.fail("timeout waiting for the firmware")
+            data = os.read(fd, 4096)
+            if not data:
+                self.fail("L2 QEMU ended (exit %s)" % self.proc.wait())
+            self.buf += data
+        t = time.monotonic()
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return ln.decode(errors="replace"), t
+
+    def expect(self, prefix, timeout=600):
+        while True:
+            ln, t = self.line(timeout)
+            if ln.startswith("error"):
+                self.fail("firmware: " + ln)
+            if ln.startswith(prefix):
+                return ln, t
+
+    def send(self, c):
+        self.ser.sendall(c.encode())
+        return time.monotonic()
+
+    def fail(self, msg):
+        self.stop()
+        self.stderr.seek(0)
+        die("%s\n%s" % (msg, self.stderr.read()[-3000:]))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.qmp.cmd("quit")
+            except Exception:
+                pass
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def kvm_stats(qmp):
+    out = {}
+    for entry in qmp.cmd("query-stats", target="vcpu",
+                         providers=[{"provider": "kvm"}]):
+        for s in entry["stats"]:
+            if isinstance(s["value"], int):
+                out[s["name"]] = out.get(s["name"], 0) + s["value"]
+    return out
+
+
+def sdhci_trapped_reads(qmp):
+    for dev in qmp.cmd("x-query-vfio"):
+        if dev.get("id") == "sdhci":
+            for bar in dev["bars"]:
+                if bar["index"] == 0:
+                    return bar["trapped-reads"], bar["subpage"]
+    return None, None
+
+
+def run_one(label, qemu, dev_opts, args, devices):
+    tmp = tempfile.mkdtemp(prefix="subpage-bar-")
+    t_start = time.monotonic()
+    vm = L2(qemu, args.bios, devices, dev_opts, args.loads, args.trace, tmp)
+    r = {"label": label, "qemu": qemu, "opts": dev_opts, "layout": []}
+    while True:
+        ln, _ = vm.line(120)
+        if ln.startswith("error"):
+            vm.fail("firmware: " + ln)
+        m = re.match(r"bar (\S+) (\S+) bar(\d) size 0x(\w+) addr 0x(\w+)", ln)
+        if m:
+            r["layout"].append((NAMES.get(m.group(2), m.group(2)),
+                                int(m.group(5), 16), int(m.group(4), 16)))
+        m = re.match(r"sdhci 0x(\w+) reg 0x(\w+)", ln)
+        if m:
+            r["reg"] = int(m.group(2), 16)
+        if ln == "ready":
+            break
+    if r.get("reg") in (None, 0xffffffff):
+        vm.fail("sdhci register 0x40 reads 0x%x" % r.get("reg", 0))
+
+    # Calibrate the guest TSC against the L1 clock (output latency cancels).
+    tsc = []
+    for _ in range(2):
+        vm.send("t")
+        ln, t = vm.expect("tsc ")
+        tsc.append((int(ln.split()[1], 16), t))
+        time.sleep(1)
+    r["tsc_hz"] = (tsc[1][0] - tsc[0][0]) / (tsc[1][1] - tsc[0][1])
+
+    has_query = "x-query-vfio" in [c["name"] for c in vm.qmp.cmd("query-commands")]
+    # Round 0: the requested N loads, the same for every build.  Then the
+    # timed rounds, each at least --min-time long on this build (a direct
+    # BAR does N loads in milliseconds, too short to time reliably).
+    r["rounds"] = []
+    loads = args.loads
+    for i in range(args.rounds + 1):
+        if i == 1:
+            rate0 = r["rounds"][0]["rate"]
+            loads = min(max(args.loads, int(rate0 * args.min_time)), 2**31)
+            vm.send("l%d\n" % loads)
+            vm.expect("loads ")
+        s0 = kvm_stats(vm.qmp)
+        q0, _ = sdhci_trapped_reads(vm.qmp) if has_query else (None, None)
+        t0 = vm.send("g")
+        ln, t1 = vm.expect("end ")
+        s1 = kvm_stats(vm.qmp)
+        m = re.match(r"end loads (\d+) cycles 0x(\w+) reg 0x(\w+)", ln)
+        one = {"loads": int(m.group(1)), "cycles": int(m.group(2), 16),
+               "wall": t1 - t0}
+        for k, stat in (("mmio", "mmio_exits"), ("exits", "exits"),
+                        ("io", "io_exits")):
+            one[k] = s1.get(stat, 0) - s0.get(stat, 0)
+        if has_query:
+            q1, r["subpage"] = sdhci_trapped_reads(vm.qmp)
+            one["trapped"] = q1 - q0
+        one["rate"] = one["loads"] / (one["cycles"] / r["tsc_hz"])
+        one["rate_wall"] = one["loads"] / one["wall"]
+        r["rounds"].append(one)
+    vm.send("q")
+    vm.expect("bye", 60)
+    vm.stop()
+    if args.trace:
+        with open(vm.trace_path, errors="replace") as f:
+            r["trace_mmio"] = sum(
+                1 for ln in f
+                if re.search(r"kvm_run_exit cpu_index \d+, reason %d$"
+                             % KVM_EXIT_MMIO, ln.rstrip()))
+    r["run_s"] = time.monotonic() - t_start
+    return r
+
+
+def fmt_rate(x):
+    return "%.0f" % x if x >= 100 else "%.2f" % x
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def report(r):
+    first, timed = r["rounds"][0], r["rounds"][1:]
+    r["loads"] = first["loads"]
+    r["mmio"] = first["mmio"]
+    r["rate"] = median([one["rate"] for one in timed])
+    r["rate_wall"] = median([one["rate_wall"] for one in timed])
+    opts = " (vfio-pci: %s)" % r["opts"] if r["opts"] else ""
+    print("== %s: %s%s" % (r["label"], r["qemu"], opts))
+    print("  layout         %s" % ", ".join(
+        "%s 0x%x+0x%x" % (n, a, s) for n, a, s in r["layout"]))
+    pages = {}
+    for n, a, s in r["layout"]:
+        pages.setdefault(a >> 12, []).append(n)
+    shared = [p for p in pages.values() if len(p) > 1]
+    print("  shared pages   %s" % ("; ".join(" ".join(p) for p in shared)
+                                   if shared else "none"))
+    print("  loads          %d" % first["loads"])
+    print("  MMIO exits     %d   (KVM vcpu mmio_exits; all exits %d, I/O %d)"
+          % (first["mmio"], first["exits"], first["io"]))
+    if "trace_mmio" in r:
+        print("  MMIO exits     %d   (kvm_run_exit KVM_EXIT_MMIO trace lines,"
+              " whole L2 run: 1 setup load + all rounds)" % r["trace_mmio"])
+    if "subpage" in r:
+        print("  trapped-reads  %d   (x-query-vfio, sdhci BAR0, subpage %s)"
+              % (first["trapped"], r["subpage"]))
+    else:
+        print("  trapped-reads  n/a (no x-query-vfio in this build)")
+    print("  loads/s        %s   (median of %d timed rounds: %s; TSC %.3f GHz)"
+          % (fmt_rate(r["rate"]), len(timed),
+             " ".join(fmt_rate(one["rate"]) for one in timed),
+             r["tsc_hz"] / 1e9))
+    print("  timed rounds   %d loads each, %s s; MMIO exits %s; wall loads/s %s"
+          % (timed[0]["loads"],
+             " ".join("%.3f" % (one["cycles"] / r["tsc_hz"]) for one in timed),
+             " ".join("%d" % one["mmio"] for one in timed),
+             fmt_rate(r["rate_wall"])))
+    print("  L2 run         %.1f s" % r["run_s"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bios", required=True)
+    ap.add_argument("--loads", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timed loops per build (the median is reported)")
+    ap.add_argument("--min-time", type=float, default=0.5,
+                    help="seconds a timed loop lasts at least")
+    ap.add_argument("--trace", action="store_true",
+                    help="also count kvm_run_exit trace events")
+    ap.add_argument("--control", action="store_true",
+                    help="also run the first build with x-bar-page-align=off")
+    ap.add_argument("builds", nargs="+", metavar="LABEL=QEMU[,OPTS]")
+    args = ap.parse_args()
+
+    devices = dict(p.split("=", 1)
+                   for p in os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    for name in L2_SLOTS:
+        if name not in devices:
+            die("device %s not bound to vfio-pci (VFIO_DIRECT_DEVICES=%r)"
+                % (name, os.environ.get("VFIO_DIRECT_DEVICES", "")))
+    if not os.path.exists("/dev/kvm"):
+        die("no /dev/kvm in the L1 (kvm-amd not loaded?)")
+
+    builds = []
+    for b in args.builds:
+        label, spec = b.split("=", 1)
+        qemu, _, opts = spec.partition(",")
+        builds.append((label, qemu, opts))
+    if args.control:
+        label, qemu, _ = builds[0]
+        builds.append((label + "-off", qemu, "x-bar-page-align=off"))
+
+    if args.rounds < 1:
+        die("--rounds must be at least 1")
+    print("sub-page BAR benchmark: 32-bit loads of sdhci BAR0+0x40 from an L2 "
+          "KVM guest (nested in the TCG L1) whose firmware packs BARs from "
+          "0xc0000000")
+    results = []
+    for label, qemu, opts in builds:
+        r = run_one(label, qemu, opts, args, devices)
+        report(r)
+        results.append(r)
+        sys.stdout.flush()
+
+    a = results[0]
+    for b in results[1:]:
+        if b["label"] == a["label"] + "-off":
+            continue
+        print("subpage BAR loads/s: %s/%s = %.2f   (wall: %.2f)"
+              % (a["label"], b["label"], a["rate"] / b["rate"],
+                 a["rate_wall"] / b["rate_wall"]))
+        print("MMIO exits: %s %d, %s %d" % (a["label"], a["mmio"],
+                                            b["label"], b["mmio"]))
+    for c in results[1:]:
+        if c["label"] != a["label"] + "-off":
+            continue
+        for b in results[1:]:
+            if b is c or b["label"].endswith("-off"):
+                continue
+            print("control (x-bar-page-align=off) loads/s: %s/%s = %.2f;"
+                  " MMIO exits %d" % (c["label"], b["label"],
+                                      c["rate"] / b["rate"], c["mmio"]))
+
+
+if __name__ == "__main__":
+    main()
