@@ -24,7 +24,7 @@ UNIT_TESTS := test-vfio-direct-subpage test-vfio-direct-page-rule
 UPSTREAM_QTESTS := qmp-cmd-test test-hmp device-introspect-test \
                    pvpanic-pci-test i440fx-test q35-test rtas-test \
                    device-plug-test qos-test
-VFIO_QTESTS := vfio-subpage-test
+VFIO_QTESTS := $(basename $(notdir $(wildcard tests/qtest/vfio-*-test.c)))
 
 # Reconfigure when the base resolution or a patch changes.
 config_hash = $(shell cat configure scripts/qemu-base.sh $(1) 2>/dev/null | \

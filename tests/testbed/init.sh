@@ -119,20 +119,22 @@ bind_shares() {
 setup_chroot() {
     r=/newroot
     mount -t tmpfs -o mode=0755 root "$r" || return 1
+    # /tmp and /run first: a share may live below them (a clone in /tmp).
+    mkdir -p "$r/tmp" "$r/run"
+    mount -t tmpfs -o mode=1777 tmp "$r/tmp"
+    mount -t tmpfs -o mode=0755 run "$r/run"
     bind_shares "$r" || return 1
     [ -d "$r/usr/bin" ] || { echo "chroot: no share at /usr" >&2; return 1; }
     for d in bin sbin lib lib32 lib64 libx32; do
         [ -d "$r/usr/$d" ] && [ ! -e "$r/$d" ] && ln -s "usr/$d" "$r/$d"
     done
-    mkdir -p "$r/dev" "$r/proc" "$r/sys" "$r/tmp" "$r/run"
+    mkdir -p "$r/dev" "$r/proc" "$r/sys"
     mount --bind /dev "$r/dev"
     mkdir -p "$r/dev/pts" "$r/dev/shm"
     mount -t devpts devpts "$r/dev/pts"
     mount -t tmpfs -o mode=1777 shm "$r/dev/shm"
     mount -t proc proc "$r/proc"
     mount -t sysfs sysfs "$r/sys"
-    mount -t tmpfs -o mode=1777 tmp "$r/tmp"
-    mount -t tmpfs -o mode=0755 run "$r/run"
     mkdir -p "$r/run/vfio-direct"
     cp /bin/vfio-probe "$r/run/vfio-direct/"
 }

@@ -38,6 +38,7 @@ static const char *const vfio_direct_subpage_state_names[] = {
     [VFIO_DIRECT_SUBPAGE_UNALIGNED] = "unaligned",
     [VFIO_DIRECT_SUBPAGE_NO_MMAP] = "no-mmap",
     [VFIO_DIRECT_SUBPAGE_SHARED] = "page-shared",
+    [VFIO_DIRECT_SUBPAGE_QUIRK] = "quirk",
 };
 
 QEMU_BUILD_BUG_ON(ARRAY_SIZE(vfio_direct_subpage_state_names) !=
@@ -256,6 +257,11 @@ static void vfio_direct_subpage_update_device(VFIOPCIDevice *vdev)
                  vfio_direct_subpage_page_shared(vdev, nr, addr, page_size);
         state = vfio_direct_subpage_plan(addr, bar->size, page_size,
                                          granted, shared);
+        /* Registers that a device quirk intercepts must stay trapped. */
+        if (state == VFIO_DIRECT_SUBPAGE_DIRECT &&
+            !QLIST_EMPTY(&bar->quirks)) {
+            state = VFIO_DIRECT_SUBPAGE_QUIRK;
+        }
         if (granted) {
             vfio_direct_subpage_apply(vdev, nr, addr,
                                       state == VFIO_DIRECT_SUBPAGE_DIRECT);

@@ -22,6 +22,7 @@ typedef enum VFIODirectSubpageState {
     VFIO_DIRECT_SUBPAGE_UNALIGNED,  /* guest address not host-page-aligned */
     VFIO_DIRECT_SUBPAGE_NO_MMAP,    /* kernel did not grant the page mmap */
     VFIO_DIRECT_SUBPAGE_SHARED,     /* another region shares the page */
+    VFIO_DIRECT_SUBPAGE_QUIRK,      /* a device quirk traps some registers */
     VFIO_DIRECT_SUBPAGE__MAX,
 } VFIODirectSubpageState;
 
