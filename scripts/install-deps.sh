@@ -17,7 +17,7 @@ build="build-essential ninja-build pkg-config ccache flex bison
 # (QEMU's own blobs come from qemu-system-data, unpacked by configure).
 firmware="seabios ipxe-qemu"
 # Test bed: stock QEMU for the L1 guests, initramfs tools, ppc64 probes.
-testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio
+testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio bc
          gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross"
 
 missing_packages()
