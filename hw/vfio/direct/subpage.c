@@ -267,8 +267,10 @@ static void vfio_direct_subpage_update_device(VFIOPCIDevice *vdev)
                                       state == VFIO_DIRECT_SUBPAGE_DIRECT);
         }
         if (state != dbar->subpage) {
+            const char *name = vfio_direct_subpage_state_str(state);
+
             trace_vfio_direct_subpage_update(vdev->vbasedev.name, nr, addr,
-                                vfio_direct_subpage_state_str(state));
+                                             name);
         }
         dbar->subpage = state;
         vfio_direct_subpage_warn(vdev, nr, addr);
