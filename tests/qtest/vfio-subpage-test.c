@@ -7,6 +7,10 @@
  * x-query-vfio, its trapped-access counters and the device's own registers
  * read through sysfs.
  *
+ * It runs on x86_64 (q35) and ppc64 (pseries, PHB) alike: what differs is in
+ * one Arch per target, chosen by qtest_get_arch().  Tests place BARs at PCI
+ * bus addresses and access them at the CPU address the machine shows them.
+ *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -14,9 +18,14 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
+#include "libqos/pci-spapr.h"
+#include "libqos/malloc-spapr.h"
 #include "hw/pci/pci_regs.h"
+#include "qemu/bswap.h"
+#include "ppc-util.h"
 #include "vfio-qtest-util.h"
 
+/* A PCI bus address in the 32-bit memory window of q35 and of the PHB */
 #define WINDOW              0xc0000000ULL
 #define SDHCI_ARGUMENT      0x08
 #define SDHCI_CAPABILITIES  0x40
@@ -33,10 +42,63 @@ static const SubpageDevice devices[] = {
     { "pvpanic", 0x10, 0x0 },
 };
 
-typedef struct Guest {
+typedef struct Guest Guest;
+
+/* What the test needs to know about a target's machine. */
+typedef struct Arch {
+    const char *arch;           /* as qtest_get_arch() names it */
+    const char *machine;        /* machine options */
+    uint64_t mem_cpu_offset;    /* CPU address - bus address, memory window */
+    void (*bus_new)(Guest *g);
+    void (*bus_free)(Guest *g);
+} Arch;
+
+struct Guest {
     QTestState *qts;
     QPCIBus *bus;
-} Guest;
+    QGuestAllocator alloc;      /* for RTAS config accesses on pseries */
+};
+
+static void pc_bus_new(Guest *g)
+{
+    g->bus = qpci_new_pc(g->qts, NULL);
+}
+
+static void pc_bus_free(Guest *g)
+{
+    qpci_free_pc(g->bus);
+}
+
+static void spapr_bus_new(Guest *g)
+{
+    spapr_alloc_init(&g->alloc, g->qts, ALLOC_NO_FLAGS);
+    g->bus = qpci_new_spapr(g->qts, &g->alloc);
+}
+
+static void spapr_bus_free(Guest *g)
+{
+    qpci_free_spapr(g->bus);
+    alloc_destroy(&g->alloc);
+}
+
+static const Arch arches[] = {
+    {
+        .arch = "x86_64",
+        .machine = "-M q35 -m 64M",
+        .mem_cpu_offset = 0,
+        .bus_new = pc_bus_new,
+        .bus_free = pc_bus_free,
+    }, {
+        /* The PHB shows bus addresses 2-4 GiB at 0x200080000000 */
+        .arch = "ppc64",
+        .machine = "-M pseries," PSERIES_DEFAULT_CAPABILITIES " -m 256M",
+        .mem_cpu_offset = 1ULL << 45,
+        .bus_new = spapr_bus_new,
+        .bus_free = spapr_bus_free,
+    },
+};
+
+static const Arch *arch;
 
 static uint64_t host_page_size(void)
 {
@@ -53,14 +115,34 @@ static void guest_start(Guest *g, const char *fmt, ...)
     va_start(ap, fmt);
     devs = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g->qts = qtest_initf("-M q35 -m 64M -nodefaults %s", devs);
-    g->bus = qpci_new_pc(g->qts, NULL);
+    g->qts = qtest_initf("%s -nodefaults %s", arch->machine, devs);
+    arch->bus_new(g);
 }
 
 static void guest_stop(Guest *g)
 {
-    qpci_free_pc(g->bus);
+    arch->bus_free(g);
     qtest_quit(g->qts);
+}
+
+/* Where the CPU reaches bus address @addr of the memory window. */
+static uint64_t cpu_address(uint64_t addr)
+{
+    return addr + arch->mem_cpu_offset;
+}
+
+/* 32-bit accesses to bus address @addr; PCI registers are little endian. */
+static uint32_t mmio_readl(Guest *g, uint64_t addr)
+{
+    uint32_t val = qtest_readl(g->qts, cpu_address(addr));
+
+    return qtest_big_endian(g->qts) ? bswap32(val) : val;
+}
+
+static void mmio_writel(Guest *g, uint64_t addr, uint32_t val)
+{
+    qtest_writel(g->qts, cpu_address(addr),
+                 qtest_big_endian(g->qts) ? bswap32(val) : val);
 }
 
 static QPCIDevice *guest_device(Guest *g, int slot)
@@ -113,7 +195,7 @@ static void read_matches(Guest *g, const SubpageDevice *d, uint64_t addr,
                                                   0, d->reg, 4);
 
     for (int i = 0; i < n; i++) {
-        uint32_t got = qtest_readl(g->qts, addr + d->reg);
+        uint32_t got = mmio_readl(g, addr + d->reg);
 
         if (got != expected) {
             g_assert_cmphex(got, ==, expected);
@@ -212,6 +294,8 @@ static void test_page_align(const void *opaque)
         g_assert_cmpuint(qdict_get_int(bar, "size"), ==, d->size);
         g_assert_cmpuint(qdict_get_int(bar, "guest-size"), ==, page);
         g_assert_cmpuint(qdict_get_int(bar, "address"), ==, where[i]);
+        g_assert_cmphex(qdict_get_int(bar, "cpu-address"), ==,
+                        cpu_address(where[i]));
         qobject_unref(bar);
         assert_bar(&g, "d", "direct", 0, "direct");
         assert_bar(&g, "d", "direct", page - 1, "direct");
@@ -266,8 +350,8 @@ static void test_move(const void *opaque)
 
 static void write_reaches_sdhci(Guest *g, uint64_t bar_addr, uint32_t val)
 {
-    qtest_writel(g->qts, bar_addr + SDHCI_ARGUMENT, val);
-    g_assert_cmphex(qtest_readl(g->qts, bar_addr + SDHCI_ARGUMENT), ==, val);
+    mmio_writel(g, bar_addr + SDHCI_ARGUMENT, val);
+    g_assert_cmphex(mmio_readl(g, bar_addr + SDHCI_ARGUMENT), ==, val);
     g_assert_cmphex(vfio_qtest_sysfs_bar_read(vfio_qtest_host("sdhci"), 0,
                                               SDHCI_ARGUMENT, 4), ==, val);
 }
@@ -340,10 +424,11 @@ static void test_padding(void)
     assert_bar(&g, "sd", "page-shared", 0x200, "padding");
 
     writes = trapped(&g, "sd", "trapped-writes");
-    qtest_writel(g.qts, WINDOW + 0x200, 0x5a5a5a5a);
+    mmio_writel(&g, WINDOW + 0x200, 0x5a5a5a5a);
     g_assert_cmpuint(trapped(&g, "sd", "trapped-writes"), ==, writes + 1);
-    g_assert_cmphex(qtest_readl(g.qts, WINDOW + 0x200), ==, 0xffffffff);
-    g_assert_cmphex(qtest_readb(g.qts, WINDOW + 0x1ff), ==, 0xff);
+    g_assert_cmphex(mmio_readl(&g, WINDOW + 0x200), ==, 0xffffffff);
+    g_assert_cmphex(qtest_readb(g.qts, cpu_address(WINDOW + 0x1ff)), ==,
+                    0xff);
     read_matches(&g, &devices[0], WINDOW, 10);
 
     g_free(sd);
@@ -355,6 +440,15 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
+    for (int i = 0; i < ARRAY_SIZE(arches); i++) {
+        if (!strcmp(qtest_get_arch(), arches[i].arch)) {
+            arch = &arches[i];
+        }
+    }
+    if (!arch) {
+        g_test_message("no machine known for %s", qtest_get_arch());
+        return g_test_run();
+    }
     for (int i = 0; i < ARRAY_SIZE(devices); i++) {
         const SubpageDevice *d = &devices[i];
         g_autofree char *aligned =

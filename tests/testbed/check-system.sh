@@ -6,10 +6,11 @@
 # 1. check-probe.sh boots the x86, pseries-a and pseries-b L1s and asserts
 #    on what the kernel's vfio-pci reports (vfio-probe JSON);
 # 2. one x86 L1 runs every vfio qtest (tests/qtest/vfio-*-test.c, built in
-#    BUILD-DIR) against BUILD-DIR's qemu-system-x86_64 and real vfio-pci.
-# Prints one ok / not ok line per test and ends with "N passed, M failed".
-# A qtest that skips counts as failed: in the test bed every device it
-# needs is bound.
+#    BUILD-DIR) against BUILD-DIR's qemu-system-x86_64 and real vfio-pci,
+#    then those in $ppc64_qtests again against qemu-system-ppc64 -M pseries.
+# Prints one ok / not ok line per test case, named test[arch], and ends with
+# "N passed, M failed".  A qtest that skips, or runs no case, counts as
+# failed: in the test bed every device it needs is bound.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -23,8 +24,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$build" ] || die "usage: check-system.sh --build BUILD-DIR"
-qemu=$build/qemu-system-x86_64
-[ -x "$qemu" ] || die "$qemu is missing; run make first"
+for arch in x86_64 ppc64; do
+    [ -x "$build/qemu-system-$arch" ] ||
+        die "$build/qemu-system-$arch is missing; run make first"
+done
+# The vfio qtests that also know the pseries machine.
+ppc64_qtests="vfio-subpage-test"
 
 log=$(mktemp "${TMPDIR:-/tmp}/vfio-direct-system.XXXXXX")
 trap 'rm -f "$log" "$log.raw"' EXIT
@@ -45,17 +50,23 @@ count
 # iomem=relaxed lets the qtests read the devices' registers through sysfs
 # as an oracle while vfio-pci owns them.
 qtests=$(cd "$build/qemu/tests/qtest" && ls vfio-*-test)
-echo "# qtests in the x86 L1: $(echo $qtests)"
+runs=$(for t in $qtests; do echo "x86_64:$t"; done
+       for t in $ppc64_qtests; do echo "ppc64:$t"; done)
+echo "# qtests in the x86 L1: $(echo $runs)"
 run_child "$TESTBED_DIR/run-in-l1.sh" --append iomem=relaxed --timeout 900 \
-    -e QTEST_QEMU_BINARY="$qemu" x86 -- /bin/sh -c '
-        dir=$0
-        for t in "$@"; do
-            echo "# qtest $t"
-            "$dir/$t" --tap >/tmp/tap 2>&1
+    x86 -- /bin/sh -c '
+        build=$0
+        for run in "$@"; do
+            arch=${run%%:*} t=${run#*:}
+            echo "# qtest $t[$arch]"
+            QTEST_QEMU_BINARY=$build/qemu-system-$arch \
+                "$build/qemu/tests/qtest/$t" --tap >/tmp/tap 2>&1
             rc=$?
-            sed -nE "s#^(not ok|ok) [0-9]+ #\1 - $t #p" /tmp/tap
-            [ $rc = 0 ] || echo "not ok - $t exited with status $rc"
-        done' "$build/qemu/tests/qtest" $qtests >"$log.raw" 2>&1 && rc=0 || rc=$?
+            sed -nE "s#^(not ok|ok) [0-9]+ #\1 - $t[$arch] #p" /tmp/tap
+            grep -qE "^(not )?ok " /tmp/tap ||
+                echo "not ok - $t[$arch] ran no test case"
+            [ $rc = 0 ] || echo "not ok - $t[$arch] exited with status $rc"
+        done' "$build" $runs >"$log.raw" 2>&1 && rc=0 || rc=$?
 sed 's/^ok - \(.*\) # SKIP/not ok - \1 # skipped in the test bed/' "$log.raw" |
     grep -E '^(ok|not ok|# qtest)' | tee "$log" || true
 count
