@@ -115,9 +115,10 @@ static void test_bar0_read(void)
     guest_stop(&g);
 }
 
-/* x-query-vfio reports all of BAR0 direct. */
+/* x-query-vfio and "info vfio" report all of BAR0 direct. */
 static void test_bar0_direct(void)
 {
+    g_autofree char *info = NULL;
     QDict *bar;
     QListEntry *e;
     uint64_t covered = 0;
@@ -136,6 +137,11 @@ static void test_bar0_direct(void)
     }
     g_assert_cmpuint(covered, ==, qdict_get_int(bar, "size"));
     qobject_unref(bar);
+
+    info = qtest_hmp(g.qts, "info vfio");
+    g_assert_nonnull(strstr(info, "BAR0 mem32 size 0x20000 guest-size "
+                            "0x20000 at 0xc0000000"));
+    g_assert_nonnull(strstr(info, "0x00000000-0x0001ffff direct"));
     guest_stop(&g);
 }
 
