@@ -20,7 +20,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 
 # Our unit tests, the upstream qtests that cover what we touch
 # (tests/upstream-qtests.sh runs them) and our test-bed qtests.
-UNIT_TESTS := test-vfio-direct-subpage test-vfio-direct-page-rule
+UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test-vfio-direct-*.c)))
 UPSTREAM_QTESTS := qmp-cmd-test test-hmp device-introspect-test \
                    pvpanic-pci-test i440fx-test q35-test rtas-test \
                    device-plug-test qos-test
