@@ -32,16 +32,18 @@ missing_packages()
     fi
 }
 
-# --check: succeed when nothing is missing (no root needed).
+# --check: succeed when nothing is missing (no root needed): packages,
+# and the apt sources that configure and the test bed fetch from.
 if [ "${1:-}" = --check ]; then
-    [ -z "$(missing_packages)" ]
+    [ -z "$(missing_packages)" ] &&
+        [ -e /etc/apt/sources.list.d/vfio-direct.sources ]
     exit
 fi
 
 [ "$(id -u)" = 0 ] || die "must run as root (try: sudo $0)"
 [ -r /etc/debian_version ] || die "only Debian is supported"
 
-list=/etc/apt/sources.list.d/vfio-direct.sources
+list=/etc/apt/sources.list.d/vfio-direct.sources  # also in --check
 pin=/etc/apt/preferences.d/vfio-direct
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
