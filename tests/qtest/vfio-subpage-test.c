@@ -203,26 +203,59 @@ static void read_matches(Guest *g, const SubpageDevice *d, uint64_t addr,
     }
 }
 
-static bool require(const SubpageDevice *d)
+/*
+ * Start a guest with device @d assigned at slot 4 as "d", BAR0 not placed
+ * yet; NULL (test skipped) when the test bed has not bound it.
+ */
+static QPCIDevice *single_start(Guest *g, const SubpageDevice *d,
+                                const char *page_align)
 {
     const char *names[] = { d->name, NULL };
 
-    return vfio_qtest_require(names);
+    if (!vfio_qtest_require(names)) {
+        return NULL;
+    }
+    guest_start(g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
+                "x-bar-page-align=%s", vfio_qtest_host(d->name), page_align);
+    return guest_device(g, 4);
+}
+
+/*
+ * Start a guest with sdhci ("sd", slot 4, x-bar-page-align=@sd_align) and
+ * pvpanic ("pv", slot 5, x-bar-page-align=off) assigned; false (test
+ * skipped) when the test bed has not bound them.
+ */
+static bool pair_start(Guest *g, const char *sd_align, QPCIDevice **sd,
+                       QPCIDevice **pv)
+{
+    const char *names[] = { "sdhci", "pvpanic", NULL };
+
+    if (!vfio_qtest_require(names)) {
+        return false;
+    }
+    guest_start(g, "-device vfio-pci,host=%s,id=sd,addr=04.0,"
+                "x-bar-page-align=%s -device vfio-pci,host=%s,id=pv,"
+                "addr=05.0,x-bar-page-align=off",
+                vfio_qtest_host("sdhci"), sd_align,
+                vfio_qtest_host("pvpanic"));
+    *sd = guest_device(g, 4);
+    *pv = guest_device(g, 5);
+    return true;
 }
 
 /* Placed on a host page: direct, and 10,000 reads never trap. */
 static void test_aligned(const void *opaque)
 {
     const SubpageDevice *d = opaque;
+    g_autofree QPCIDevice *dev = NULL;
     Guest g;
     uint64_t before;
 
-    if (!require(d)) {
+    dev = single_start(&g, d, "off");
+    if (!dev) {
         return;
     }
-    guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
-                "x-bar-page-align=off", vfio_qtest_host(d->name));
-    bar_place(guest_device(&g, 4), WINDOW);
+    bar_place(dev, WINDOW);
 
     assert_bar(&g, "d", "direct", 0, "direct");
     assert_bar(&g, "d", "direct", d->size - 1, "direct");
@@ -237,10 +270,12 @@ static void test_aligned(const void *opaque)
 static void test_unaligned(const void *opaque)
 {
     const SubpageDevice *d = opaque;
+    const char *names[] = { d->name, NULL };
+    g_autofree QPCIDevice *dev = NULL;
     Guest g;
     uint64_t before;
 
-    if (!require(d)) {
+    if (!vfio_qtest_require(names)) {
         return;
     }
     if (!g_test_subprocess()) {
@@ -252,9 +287,8 @@ static void test_unaligned(const void *opaque)
         return;
     }
 
-    guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
-                "x-bar-page-align=off", vfio_qtest_host(d->name));
-    bar_place(guest_device(&g, 4), WINDOW + 0x100);
+    dev = single_start(&g, d, "off");
+    bar_place(dev, WINDOW + 0x100);
 
     assert_bar(&g, "d", "unaligned", 0, "device-fd");
     before = trapped(&g, "d", "trapped-reads");
@@ -270,16 +304,14 @@ static void test_page_align(const void *opaque)
     const SubpageDevice *d = opaque;
     uint64_t page = host_page_size();
     const uint64_t where[] = { WINDOW, WINDOW + 3 * page, WINDOW + 0x100000 };
-    QPCIDevice *dev;
+    g_autofree QPCIDevice *dev = NULL;
     uint32_t mask;
     Guest g;
 
-    if (!require(d)) {
+    dev = single_start(&g, d, "on");
+    if (!dev) {
         return;
     }
-    guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
-                "x-bar-page-align=on", vfio_qtest_host(d->name));
-    dev = guest_device(&g, 4);
 
     qpci_config_writel(dev, PCI_BASE_ADDRESS_0, 0xffffffff);
     mask = qpci_config_readl(dev, PCI_BASE_ADDRESS_0) &
@@ -312,16 +344,14 @@ static void test_move(const void *opaque)
     uint64_t page = host_page_size();
     const char *align[] = { "off", "auto" };
 
-    if (!require(d)) {
-        return;
-    }
     for (int i = 0; i < ARRAY_SIZE(align); i++) {
         QPCIDevice *dev;
         Guest g;
 
-        guest_start(&g, "-device vfio-pci,host=%s,id=d,addr=04.0,"
-                    "x-bar-page-align=%s", vfio_qtest_host(d->name), align[i]);
-        dev = guest_device(&g, 4);
+        dev = single_start(&g, d, align[i]);
+        if (!dev) {
+            return;
+        }
 
         bar_place(dev, WINDOW);
         assert_bar(&g, "d", "direct", 0, "direct");
@@ -359,21 +389,14 @@ static void write_reaches_sdhci(Guest *g, uint64_t bar_addr, uint32_t val)
 /* A neighbouring BAR in the same guest page never loses a write. */
 static void test_neighbour(void)
 {
-    const char *names[] = { "sdhci", "pvpanic", NULL };
     uint64_t page = host_page_size();
     uint64_t x = WINDOW, y = WINDOW + 4 * page;
     QPCIDevice *sd, *pv;
     Guest g;
 
-    if (!vfio_qtest_require(names)) {
+    if (!pair_start(&g, "off", &sd, &pv)) {
         return;
     }
-    guest_start(&g, "-device vfio-pci,host=%s,id=sd,addr=04.0,"
-                "x-bar-page-align=off -device vfio-pci,host=%s,id=pv,"
-                "addr=05.0,x-bar-page-align=off",
-                vfio_qtest_host("sdhci"), vfio_qtest_host("pvpanic"));
-    sd = guest_device(&g, 4);
-    pv = guest_device(&g, 5);
 
     /*
      * pvpanic first: direct; then sdhci lands inside its page, so pvpanic
@@ -402,21 +425,14 @@ static void test_neighbour(void)
 /* A page-aligned BAR that traps: past its end reads ~0, drops writes. */
 static void test_padding(void)
 {
-    const char *names[] = { "sdhci", "pvpanic", NULL };
     uint64_t page = host_page_size();
     QPCIDevice *sd, *pv;
     uint64_t writes;
     Guest g;
 
-    if (!vfio_qtest_require(names)) {
+    if (!pair_start(&g, "on", &sd, &pv)) {
         return;
     }
-    guest_start(&g, "-device vfio-pci,host=%s,id=sd,addr=04.0,"
-                "x-bar-page-align=on -device vfio-pci,host=%s,id=pv,"
-                "addr=05.0,x-bar-page-align=off",
-                vfio_qtest_host("sdhci"), vfio_qtest_host("pvpanic"));
-    sd = guest_device(&g, 4);
-    pv = guest_device(&g, 5);
 
     bar_place(pv, WINDOW + page - 0x100);
     bar_place(sd, WINDOW);
