@@ -78,37 +78,40 @@ qemu_base_tarball()
     echo "$2/qemu_${up%-*}.orig.tar.xz"
 }
 
+# Run "apt-get -q $2..." in $1/partial, which then holds what it fetched.
+# On failure print apt's reason and remove the folder.
+qemu_base_apt_fetch()
+{
+    partial=$1/partial
+    shift
+    rm -rf "$partial"
+    mkdir -p "$partial"
+    if ! out=$(cd "$partial" && apt-get -q "$@" 2>&1); then
+        qemu_base_apt_error "$out"
+        rm -rf "$partial"
+        return 1
+    fi
+}
+
 # Download Debian version $1 of the qemu source into cache dir $2 unless it
-# is there already.  Prints apt's last error line on failure.
+# is there already.  Prints apt's reason on failure.
 qemu_base_fetch()
 {
     tarball=$(qemu_base_tarball "$1" "$2")
     [ -s "$tarball" ] && return 0
-    mkdir -p "$2/partial"
-    if ! out=$(cd "$2/partial" &&
-               apt-get -q source --download-only "qemu=$1" 2>&1); then
-        qemu_base_apt_error "$out"
-        rm -rf "$2/partial"
-        return 1
-    fi
+    qemu_base_apt_fetch "$2" source --download-only "qemu=$1" || return 1
     mv "$2/partial/"* "$2/" && rmdir "$2/partial"
     [ -s "$tarball" ]
 }
 
 # Unpack Debian's qemu-system-data package of version $1 (the firmware that
 # the +ds source tarball strips) into cache dir $2; print the unpacked
-# folder.  Prints apt's last error line on failure.
+# folder.  Prints apt's reason on failure.
 qemu_base_fetch_firmware()
 {
     dir="$2/qemu-system-data_${1#*:}"
     if [ ! -d "$dir/usr/share/qemu" ]; then
-        mkdir -p "$2/partial"
-        if ! out=$(cd "$2/partial" &&
-                   apt-get -q download "qemu-system-data=$1" 2>&1); then
-            qemu_base_apt_error "$out"
-            rm -rf "$2/partial"
-            return 1
-        fi
+        qemu_base_apt_fetch "$2" download "qemu-system-data=$1" || return 1
         dpkg-deb -x "$2"/partial/qemu-system-data_*.deb "$dir.tmp" &&
             mv "$dir.tmp" "$dir"
         rm -rf "$2/partial" "$dir.tmp"
