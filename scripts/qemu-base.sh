@@ -115,6 +115,10 @@ qemu_base_fetch_firmware()
         dpkg-deb -x "$2"/partial/qemu-system-data_*.deb "$dir.tmp" &&
             mv "$dir.tmp" "$dir"
         rm -rf "$2/partial" "$dir.tmp"
+        if [ ! -d "$dir/usr/share/qemu" ]; then
+            echo "cannot unpack qemu-system-data $1"
+            return 1
+        fi
     fi
     echo "$dir"
 }
