@@ -288,6 +288,23 @@ static void walk_caps(void *info, uint32_t argsz, uint32_t offset,
 	}
 }
 
+/* The first capability @id in a chain, like walk_caps() bounds it, or NULL. */
+static struct vfio_info_cap_header *find_cap(void *info, uint32_t argsz,
+					     uint32_t offset, uint16_t id)
+{
+	int n;
+
+	for (n = 0; offset && offset + sizeof(struct vfio_info_cap_header) <= argsz &&
+		    n < MAX_CAPS; n++) {
+		struct vfio_info_cap_header *hdr = (void *)((char *)info + offset);
+
+		if (hdr->id == id)
+			return hdr;
+		offset = hdr->next;
+	}
+	return NULL;
+}
+
 static void read_sysfs_line(const char *bdf, const char *file, char *buf,
 			    size_t len)
 {
@@ -724,26 +741,18 @@ static void type1_cap(struct vfio_info_cap_header *hdr, void *end)
 static uint64_t type1_pick_iova(struct vfio_iommu_type1_info *info, uint64_t size)
 {
 	uint32_t off = (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0;
-	int n;
+	struct vfio_iommu_type1_info_cap_iova_range *c;
+	uint32_t i;
 
-	for (n = 0; off && off + sizeof(struct vfio_info_cap_header) <= info->argsz &&
-		    n < MAX_CAPS; n++) {
-		struct vfio_info_cap_header *hdr = (void *)((char *)info + off);
+	c = (void *)find_cap(info, info->argsz, off,
+			     VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+	for (i = 0; c && i < c->nr_iovas; i++) {
+		uint64_t s = (c->iova_ranges[i].start + HUGE_2M - 1) &
+			     ~(HUGE_2M - 1);
 
-		if (hdr->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-			struct vfio_iommu_type1_info_cap_iova_range *c = (void *)hdr;
-			uint32_t i;
-
-			for (i = 0; i < c->nr_iovas; i++) {
-				uint64_t s = (c->iova_ranges[i].start + HUGE_2M - 1) &
-					     ~(HUGE_2M - 1);
-
-				if (s < c->iova_ranges[i].end &&
-				    c->iova_ranges[i].end - s + 1 >= size)
-					return s;
-			}
-		}
-		off = hdr->next;
+		if (s < c->iova_ranges[i].end &&
+		    c->iova_ranges[i].end - s + 1 >= size)
+			return s;
 	}
 	return 0;
 }
