@@ -82,14 +82,16 @@ resolve() {   # resolve NAME: append NAME after its dependencies
     soft=$(modinfo_field "$p" softdep)
     pre=$(echo "$soft" | sed -n 's/.*pre:\(.*\)/\1/p' | sed 's/post:.*//')
     post=$(echo "$soft" | sed -n 's/.*post:\(.*\)/\1/p')
-    for d in $pre; do
-        [ -z "${modpath[${d//-/_}]-}" ] || resolve "$d"
-    done
+    resolve_soft $pre
     for d in $deps; do
         resolve "$d"
     done
     order+=("$p")
-    for d in $post; do
+    resolve_soft $post
+}
+resolve_soft() {   # resolve_soft NAME...: the soft dependencies this kernel has
+    local d
+    for d in "$@"; do
         [ -z "${modpath[${d//-/_}]-}" ] || resolve "$d"
     done
 }
