@@ -54,7 +54,7 @@ demo: all
 check: check-unit check-qtest check-system
 
 check-unit: all
-	sh tests/unit/test-qemu-base.sh
+	sh tests/unit/test-qemu-base.sh && sh tests/unit/test-testbed-fault.sh
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/unit/,$(UNIT_TESTS))
 	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
 		$(UNIT_TESTS)

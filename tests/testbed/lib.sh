@@ -56,3 +56,98 @@ stop_child() {
     fi
     exit "$1"
 }
+
+# Test-bed faults: the L1 kernel itself oopsed or panicked.  It is stock
+# Debian and runs under the L0's TCG, so such a crash is the test bed's (a
+# cross-modifying-code race of multi-threaded TCG was seen), and whatever
+# the guest reported with it cannot be trusted.  run-l1.sh exits with
+# L1_FAULT_RC then and names the fault in OUT/testbed-fault; l1_retry runs
+# such an L1 once more.  123, as 124 (timeout), 125 (no result), 126 and 127
+# (the L1's sh could not run CMD) and 128+N (a signal) mean other things.
+L1_FAULT_RC=123
+
+# The kernel's own markers, only after a printk timestamp (run-l1.sh boots
+# with printk.time=1) so that a test's output replayed on the console does
+# not count; anywhere in the line, as the console interleaves user output.
+#   Oops:                       die() on x86 ("Oops: invalid opcode: 0000 [#1]",
+#                               "Oops: int3: ...", "Oops: general protection
+#                               fault, ...") and powerpc ("Oops: Kernel access
+#                               of bad area, sig: 11 [#1]")
+#   Kernel panic - not syncing  panic()
+#   kernel BUG at, BUG: ... NULL pointer dereference, BUG: unable to handle
+#                               the lines a BUG() or a kernel page fault prints
+#                               before its Oops line
+# Not faults: a user process's crash ("traps: qemu[12] trap invalid opcode",
+# "segfault at"), which is a test failure, and the warnings a slow L0 causes
+# without ending the run (WARNING:, "BUG: soft lockup", RCU stalls).
+L1_FAULT_RE='\[ *[0-9]+\.[0-9]+\] (Oops: |Kernel panic - not syncing|kernel BUG at |BUG: ([Kk]ernel NULL pointer dereference|[Uu]nable to handle))'
+
+# l1_fault LOG: print the kind of test-bed fault in the L1 console LOG
+# ("kernel panic" or "kernel oops", after the first marker) and succeed, or
+# fail when there is none.
+l1_fault() {
+    _l1_line=$(grep -m 1 -aE "$L1_FAULT_RE" "$1") || return 1
+    case $_l1_line in
+    *"Kernel panic - not syncing"*) echo "kernel panic" ;;
+    *) echo "kernel oops" ;;
+    esac
+}
+
+# l1_fault_lines LOG [N]: the first N (default 8) console lines of the fault,
+# from its first marker line on.
+l1_fault_lines() {
+    _l1_at=$(grep -n -m 1 -aE "$L1_FAULT_RE" "$1" | cut -d: -f1)
+    [ -n "$_l1_at" ] || return 0
+    tail -n "+$_l1_at" "$1" | head -n "${2:-8}" | tr -d '\r'
+}
+
+# l1_verdict MACHINE LOG OUT RC: the status of an L1 run of MACHINE whose
+# guest gave RC (the command's, 124 or 125), judged on its console LOG:
+# L1_FAULT_RC on an oops or a panic, whatever RC was, which is then said on
+# stderr with the fault's first lines and named in OUT/testbed-fault; RC
+# otherwise (and OUT/testbed-fault is removed).
+l1_verdict() {
+    if _l1_kind=$(l1_fault "$2"); then
+        note "test-bed fault in the $1 L1: $_l1_kind (the L1 kernel crashed; not a test failure; guest status $4):"
+        l1_fault_lines "$2" | sed "s/^/$PROG: | /" >&2
+        echo "$_l1_kind" >"$3/testbed-fault"
+        echo "$L1_FAULT_RC"
+    else
+        rm -f "$3/testbed-fault"
+        echo "$4"
+    fi
+}
+
+# l1_retry MACHINE DIR CMD...: run CMD, which boots MACHINE with run-l1.sh
+# --out DIR, in a fresh empty DIR.  When it ends in a test-bed fault
+# (L1_FAULT_RC and DIR/testbed-fault) run it again in a fresh DIR, up to
+# VFIO_DIRECT_L1_RETRIES times (default 1); any other status is final, so a
+# test that failed is never retried.  L1_TRY is the attempt (0 first).  Each
+# retry is a line on stderr and, when VFIO_DIRECT_RETRY_LOG names a file,
+# a line there for a summary to count.  Returns CMD's last status.
+l1_retry() {
+    _l1_machine=$1 _l1_dir=$2
+    shift 2
+    _l1_max=${VFIO_DIRECT_L1_RETRIES:-1}
+    L1_TRY=0
+    while :; do
+        rm -rf "${_l1_dir:?}"
+        mkdir -p "$_l1_dir"
+        _l1_rc=0
+        "$@" || _l1_rc=$?
+        if [ "$_l1_rc" != "$L1_FAULT_RC" ] || [ ! -s "$_l1_dir/testbed-fault" ]; then
+            return "$_l1_rc"
+        fi
+        _l1_kind=$(cat "$_l1_dir/testbed-fault")
+        if [ "$L1_TRY" -ge "$_l1_max" ]; then
+            note "test-bed fault in $_l1_machine L1 ($_l1_kind) after $L1_TRY of $_l1_max retries: giving up"
+            return "$_l1_rc"
+        fi
+        L1_TRY=$((L1_TRY + 1))
+        _l1_msg="test-bed fault in $_l1_machine L1 ($_l1_kind), retry $L1_TRY of $_l1_max"
+        note "$_l1_msg"
+        if [ -n "${VFIO_DIRECT_RETRY_LOG:-}" ]; then
+            echo "$PROG: $_l1_msg" >>"$VFIO_DIRECT_RETRY_LOG"
+        fi
+    done
+}

@@ -33,7 +33,13 @@
 #   --devices         print NAME=BDF for the machine and exit
 #
 # Exit status: the command's (from out/rc), 124 on timeout, 125 when the
-# guest ended without a result.
+# guest ended without a result, 123 on a test-bed fault: the L1 kernel
+# oopsed or panicked (its console shows the kernel's "Oops:" or "Kernel
+# panic - not syncing" line), whatever the command gave.  That is the L0's
+# or the stock L1 kernel's fault, not a test failure: its first console
+# lines are printed, the results directory's file testbed-fault names it,
+# and run-in-l1.sh and check-probe.sh retry such a run once (lib.sh:
+# l1_verdict, l1_retry).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -131,7 +137,7 @@ trap 'exit 143' TERM
 
 [ -n "$outdir" ] || outdir=$tmp/out
 mkdir -p "$outdir"
-rm -f "$outdir"/{stdout,stderr,rc,timings}
+rm -f "$outdir"/{stdout,stderr,rc,timings,testbed-fault}
 outdir=$(cd "$outdir" && pwd)
 echo "$bind" | tr , '\n' >"$outdir/devices"
 
@@ -191,7 +197,8 @@ for s in "${shares[@]}"; do
     i=$((i + 1))
 done
 
-cmdline="$cmdline panic=-1 quiet vfio_direct.bind=$bind vfio_direct.shares=$share_arg"
+# printk.time=1: l1_fault trusts only lines with the kernel's timestamp.
+cmdline="$cmdline panic=-1 quiet printk.time=1 vfio_direct.bind=$bind vfio_direct.shares=$share_arg"
 [ -z "$run" ] || cmdline="$cmdline vfio_direct.run=$run"
 [ -z "$chroot" ] || cmdline="$cmdline vfio_direct.chroot=1"
 [ -z "$shell" ] || cmdline="$cmdline vfio_direct.shell=1"
@@ -237,9 +244,11 @@ else
     rc=125
     note "guest ended without a result (qemu exit $qrc)"
 fi
-if [ "$rc" -ge 124 ] && [ "$rc" -le 125 ] && [ -n "$quiet" ]; then
+if [ "$rc" -ge 124 ] && [ "$rc" -le 125 ] && [ -n "$quiet" ] &&
+    ! l1_fault "$log" >/dev/null; then
     tail -n 60 "$log" >&2
 fi
+rc=$(l1_verdict "$machine" "$log" "$outdir" "$rc")
 cp "$log" "$outdir/console.log" 2>/dev/null || true
 note "$machine: rc=$rc, wall $(echo "$t1 - $t0" | bc)s (qemu $(echo "$t1 - $tq" | bc)s), guest $(cat "$outdir/timings" 2>/dev/null || echo 'timings: none')"
 exit "$rc"
