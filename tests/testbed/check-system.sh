@@ -9,7 +9,9 @@
 #    BUILD-DIR) against BUILD-DIR's qemu-system-x86_64 and real vfio-pci,
 #    then those in $ppc64_qtests again against qemu-system-ppc64 -M pseries.
 # Prints one ok / not ok line per test case, named test[arch], and ends with
-# "N passed, M failed".  A qtest that skips, or runs no case, counts as
+# "N passed, M failed" after a line "# R test-bed retries": the L1 runs
+# retried once because their kernel oopsed or panicked (lib.sh: l1_retry),
+# so that a flaky L0 shows.  A qtest that skips, or runs no case, counts as
 # failed: in the test bed every device it needs is bound.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +20,7 @@ build=
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$(cd "${2?--build needs a directory}" && pwd); shift ;;
-    -h|--help) sed -n '3,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
     esac
     shift
@@ -32,7 +34,9 @@ done
 ppc64_qtests="vfio-subpage-test"
 
 log=$(mktemp "${TMPDIR:-/tmp}/vfio-direct-system.XXXXXX")
-trap 'rm -f "$log" "$log.raw"' EXIT
+trap 'rm -f "$log" "$log.raw" "$log.retries"' EXIT
+export VFIO_DIRECT_RETRY_LOG=$log.retries
+: >"$VFIO_DIRECT_RETRY_LOG"
 
 passed=0 failed=0
 count() {
@@ -68,12 +72,13 @@ run_child "$TESTBED_DIR/run-in-l1.sh" --append iomem=relaxed --timeout 900 \
             [ $rc = 0 ] || echo "not ok - $t[$arch] exited with status $rc"
         done' "$build" $runs >"$log.raw" 2>&1 && rc=0 || rc=$?
 sed 's/^ok - \(.*\) # SKIP/not ok - \1 # skipped in the test bed/' "$log.raw" |
-    grep -E '^(ok|not ok|# qtest)' | tee "$log" || true
+    grep -E '^(ok|not ok|# qtest|run-(in-)?l1\.sh: )' | tee "$log" || true
 count
 if [ "$rc" != 0 ]; then
     echo "not ok - the x86 L1 running the qtests ended with status $rc"
     failed=$((failed + 1))
 fi
 
+echo "# $(wc -l <"$VFIO_DIRECT_RETRY_LOG") test-bed retries"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
