@@ -21,23 +21,8 @@ usage() {
     exit 2
 }
 
-APT_PRIV=$VFIO_DIRECT_CACHE/apt-ppc64el
+. "$TESTBED_DIR/apt-private.sh"
 updated=
-
-# Private apt state for ppc64el: trixie lists only, our own status file.
-apt_priv_opts() {
-    echo "-o Dir::Etc::SourceList=$APT_PRIV/sources.list" \
-         "-o Dir::Etc::SourceParts=$APT_PRIV/empty" \
-         "-o Dir::Etc::Preferences=$APT_PRIV/empty/none" \
-         "-o Dir::Etc::PreferencesParts=$APT_PRIV/empty" \
-         "-o Dir::State=$APT_PRIV/state" \
-         "-o Dir::State::Lists=$APT_PRIV/lists" \
-         "-o Dir::State::status=$APT_PRIV/status" \
-         "-o Dir::Cache=$APT_PRIV/cache" \
-         "-o APT::Architecture=ppc64el" \
-         "-o APT::Architectures=ppc64el" \
-         "-o APT::Sandbox::User=root"
-}
 
 # apt_cmd DEBARCH apt-get|apt-cache ARGS...
 apt_cmd() {
@@ -46,32 +31,15 @@ apt_cmd() {
     if [ "$arch" = amd64 ]; then
         "$tool" "$@"
     else
-        # shellcheck disable=SC2046
-        "$tool" $(apt_priv_opts) "$@"
+        apt_priv "$tool" "$@"
     fi
 }
 
-# Create the private ppc64el apt tree and refresh its lists twice a day.
+# The private ppc64el apt tree: trixie lists, refreshed twice a day.
 apt_priv_setup() {
-    mkdir -p "$APT_PRIV/empty" "$APT_PRIV/state" "$APT_PRIV/lists/partial" \
-             "$APT_PRIV/cache/archives/partial"
-    : >>"$APT_PRIV/status"
-    echo "deb [arch=ppc64el signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR trixie main" \
-        >"$APT_PRIV/sources.list"
-    stamp=$APT_PRIV/updated
-    if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +720)" ]; then
-        updated=1
-        note "updating private ppc64el apt lists"
-        # apt-get update exits 0 when a fetch fails: look at what it said.
-        if apt_cmd ppc64el apt-get -q update >"$APT_PRIV/update.log" 2>&1 &&
-           ! grep -q '^[WE]: ' "$APT_PRIV/update.log"; then
-            touch "$stamp"
-        elif [ -e "$stamp" ]; then
-            note "apt-get update failed, using the old ppc64el lists"
-        else
-            note "apt-get update failed: $(grep -m 1 '^[WE]: ' "$APT_PRIV/update.log")"
-        fi
-    fi
+    apt_priv_init "$VFIO_DIRECT_CACHE/apt-ppc64el" trixie ppc64el
+    apt_priv_update "$@" || true
+    [ -z "$APT_PRIV_UPDATED" ] || updated=1
 }
 
 # candidates DEBARCH REGEX: "package version" lines, newest first.
@@ -130,8 +98,7 @@ refresh_lists() {
     if [ "$1" = amd64 ]; then
         [ "$(id -u)" = 0 ] && apt-get -q update >/dev/null 2>&1
     else
-        rm -f "$APT_PRIV/updated"
-        apt_priv_setup
+        apt_priv_setup force
     fi
 }
 
