@@ -4,11 +4,14 @@
 #   make demo        build, then show our vfio-pci properties on pseries
 #   make check       every test tier: unit, upstream qtests, test bed
 #   make base-build  the same base without our overlay (for benchmarks)
+#   make cross-ppc64le  qemu-system-ppc64 and the qtests for ppc64le hosts
+#                    (the pseries test bed runs them), in build-ppc64le/
 #   make bench       our build against the base, in one test-bed run
 #   make clean       remove the build folders (caches are kept)
 
 BUILD := build
 BASE_BUILD := build-base
+CROSS_BUILD := build-ppc64le
 QEMU_BUILD := $(BUILD)/qemu
 SYSTEMS := qemu-system-x86_64 qemu-system-ppc64
 NINJA := ninja
@@ -25,6 +28,10 @@ UPSTREAM_QTESTS := qmp-cmd-test test-hmp device-introspect-test \
                    pvpanic-pci-test i440fx-test q35-test rtas-test \
                    device-plug-test qos-test
 VFIO_QTESTS := $(basename $(notdir $(wildcard tests/qtest/vfio-*-test.c)))
+# The ppc64le cross build: our qtests and the upstream ones of the ppc64
+# target, run in the pseries L1 (tests/testbed/check-system.sh --cross).
+CROSS_QTESTS := $(VFIO_QTESTS) qmp-cmd-test test-hmp device-introspect-test \
+                rtas-test device-plug-test qos-test
 
 # Reconfigure when the base resolution or a patch changes.
 config_hash = $(shell cat configure scripts/qemu-base.sh $(1) 2>/dev/null | \
@@ -34,7 +41,7 @@ BASE_HASH := $(call config_hash,base/build-fixes/*.patch)
 BASE_STAMP := $(BASE_BUILD)/configured-$(BASE_HASH)
 
 .PHONY: all deps demo check check-unit check-qtest check-system \
-        base-build bench clean
+        base-build bench clean cross-ppc64le
 
 all: deps $(CONFIG_STAMP)
 	@scripts/overlay.sh $(BUILD)/src
@@ -67,6 +74,14 @@ check-system: all
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(VFIO_QTESTS))
 	tests/testbed/check-system.sh --build $(BUILD)
 
+# Configures only when the source tree or the sysroot changed (stamp in
+# $(CROSS_BUILD)); compiles with the same ccache as the host build.
+cross-ppc64le: deps $(CONFIG_STAMP)
+	@scripts/overlay.sh $(BUILD)/src
+	scripts/cross-ppc64le.sh --build-dir $(CROSS_BUILD) --src $(BUILD)/src
+	$(NINJA) -C $(CROSS_BUILD)/qemu qemu-system-ppc64 \
+		$(addprefix tests/qtest/,$(CROSS_QTESTS))
+
 base-build: deps $(BASE_STAMP)
 	$(NINJA) -C $(BASE_BUILD)/qemu $(SYSTEMS)
 
@@ -79,4 +94,4 @@ bench: all base-build
 	tests/bench/run.sh --build $(BUILD) --base $(BASE_BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BASE_BUILD)
+	rm -rf $(BUILD) $(BASE_BUILD) $(CROSS_BUILD)

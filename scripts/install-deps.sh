@@ -16,13 +16,17 @@ build="build-essential ninja-build pkg-config ccache flex bison
 # Firmware that lets q35 and pseries machines, and the qtests, start
 # (QEMU's own blobs come from qemu-system-data, unpacked by configure).
 firmware="seabios ipxe-qemu"
-# Test bed: stock QEMU for the L1 guests, initramfs tools, ppc64 probes.
-testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio bc
-         gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross"
+# Test bed: stock QEMU for the L1 guests, initramfs tools.
+testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio bc"
+# The ppc64le cross build (make cross-ppc64le) and the static ppc64 probes:
+# Debian's cross toolchain; the ppc64el libraries are fetched as files into
+# a sysroot (scripts/cross-ppc64le.sh, signed by the archive keyring).
+cross="gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
+       debian-archive-keyring"
 
 missing_packages()
 {
-    for p in $build $firmware $testbed python3-pycotap; do
+    for p in $build $firmware $testbed $cross python3-pycotap; do
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
             grep -q '^install ok installed' || echo "$p"
     done
@@ -91,7 +95,7 @@ if [ -n "$changed" ] || [ ! -e "$stamp" ] ||
 fi
 
 missing=
-for p in $build $firmware $testbed; do
+for p in $build $firmware $testbed $cross; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
         grep -q '^install ok installed' || missing="$missing $p"
 done
