@@ -3,9 +3,10 @@
 #
 # Mounts proc/sys/dev, loads the vfio and 9p modules, binds the requested
 # devices to vfio-pci, mounts the 9p shares, optionally builds a chroot whose
-# /usr (and /etc, /work/main, ...) are the host's, runs one command and powers
-# off.  Everything is driven by the kernel command line, so run-l1.sh needs
-# no second channel into the guest:
+# /usr (and /etc, /work/main, ...) are the host's (x86) or a sysroot's
+# (pseries: the ppc64le cross build's), runs one command and powers off.
+# Everything is driven by the kernel command line, so run-l1.sh needs no
+# second channel into the guest:
 #
 #   vfio_direct.bind=NAME=BDF,...       devices to bind to vfio-pci; exported to
 #                                       the command as VFIO_DIRECT_DEVICES="NAME=BDF ..."
@@ -14,7 +15,11 @@
 #                                       root, where PATH does not exist already)
 #   vfio_direct.run=PATH                shell script to run (default: vfio-probe on
 #                                       every bound device)
-#   vfio_direct.chroot=1                run it inside the chroot (needs a share at /usr)
+#   vfio_direct.chroot=1                run it inside the chroot (needs a share at /usr,
+#                                       or a sysroot)
+#   vfio_direct.sysroot=PATH            the chroot's /usr (and /etc) come from PATH, a
+#                                       share's host path or below one: on pseries
+#                                       the ppc64el sysroot of the cross build
 #   vfio_direct.shell=1                 interactive shell on the console at the end
 #                                       (without run=, instead of the probe)
 #
@@ -124,6 +129,16 @@ setup_chroot() {
     mount -t tmpfs -o mode=1777 tmp "$r/tmp"
     mount -t tmpfs -o mode=0755 run "$r/run"
     bind_shares "$r" || return 1
+    sysroot=$(arg sysroot)
+    if [ -n "$sysroot" ]; then
+        [ -d "$r$sysroot/usr/bin" ] ||
+            { echo "chroot: no sysroot at $sysroot (share it with --share)" >&2; return 1; }
+        for d in usr etc; do
+            [ -e "$r/$d" ] && continue
+            mkdir -p "$r/$d"
+            mount --bind "$r$sysroot/$d" "$r/$d" || return 1
+        done
+    fi
     [ -d "$r/usr/bin" ] || { echo "chroot: no share at /usr" >&2; return 1; }
     for d in bin sbin lib lib32 lib64 libx32; do
         [ -d "$r/usr/$d" ] && [ ! -e "$r/$d" ] && ln -s "usr/$d" "$r/$d"
