@@ -67,8 +67,10 @@ stop_child() {
 L1_FAULT_RC=123
 
 # The kernel's own markers, only after a printk timestamp (run-l1.sh boots
-# with printk.time=1) so that a test's output replayed on the console does
-# not count; anywhere in the line, as the console interleaves user output.
+# with printk.time=1), anywhere in the line as the console interleaves user
+# output, and not in the command's output that init.sh replays on the
+# console (between VFIO-DIRECT-BEGIN and VFIO-DIRECT-END, and the stderr
+# block), which may quote kernel lines.
 #   Oops:                       die() on x86 ("Oops: invalid opcode: 0000 [#1]",
 #                               "Oops: int3: ...", "Oops: general protection
 #                               fault, ...") and powerpc ("Oops: Kernel access
@@ -82,11 +84,20 @@ L1_FAULT_RC=123
 # without ending the run (WARNING:, "BUG: soft lockup", RCU stalls).
 L1_FAULT_RE='\[ *[0-9]+\.[0-9]+\] (Oops: |Kernel panic - not syncing|kernel BUG at |BUG: ([Kk]ernel NULL pointer dereference|[Uu]nable to handle))'
 
+# l1_console LOG: the L1 console LOG without CRs and without the replayed
+# command output.
+l1_console() {
+    awk '{ sub(/\r$/, "") }
+        $0 == "VFIO-DIRECT-BEGIN" || $0 == "VFIO-DIRECT-STDERR-BEGIN" { out = 1; next }
+        /^VFIO-DIRECT-END rc=/ || $0 == "VFIO-DIRECT-STDERR-END" { out = 0; next }
+        !out' "$1"
+}
+
 # l1_fault LOG: print the kind of test-bed fault in the L1 console LOG
 # ("kernel panic" or "kernel oops", after the first marker) and succeed, or
 # fail when there is none.
 l1_fault() {
-    _l1_line=$(grep -m 1 -aE "$L1_FAULT_RE" "$1") || return 1
+    _l1_line=$(l1_console "$1" | grep -m 1 -aE "$L1_FAULT_RE") || return 1
     case $_l1_line in
     *"Kernel panic - not syncing"*) echo "kernel panic" ;;
     *) echo "kernel oops" ;;
@@ -96,9 +107,9 @@ l1_fault() {
 # l1_fault_lines LOG [N]: the first N (default 8) console lines of the fault,
 # from its first marker line on.
 l1_fault_lines() {
-    _l1_at=$(grep -n -m 1 -aE "$L1_FAULT_RE" "$1" | cut -d: -f1)
+    _l1_at=$(l1_console "$1" | grep -n -m 1 -aE "$L1_FAULT_RE" | cut -d: -f1)
     [ -n "$_l1_at" ] || return 0
-    tail -n "+$_l1_at" "$1" | head -n "${2:-8}" | tr -d '\r'
+    l1_console "$1" | tail -n "+$_l1_at" | head -n "${2:-8}"
 }
 
 # l1_verdict MACHINE LOG OUT RC: the status of an L1 run of MACHINE whose
@@ -118,8 +129,8 @@ l1_verdict() {
     fi
 }
 
-# l1_retry MACHINE DIR CMD...: run CMD, which boots MACHINE with run-l1.sh
-# --out DIR, in a fresh empty DIR.  When it ends in a test-bed fault
+# l1_retry MACHINE DIR CMD...: run CMD... DIR, which boots MACHINE with
+# run-l1.sh --out DIR, in a fresh empty DIR.  When it ends in a test-bed fault
 # (L1_FAULT_RC and DIR/testbed-fault) run it again in a fresh DIR, up to
 # VFIO_DIRECT_L1_RETRIES times (default 1); any other status is final, so a
 # test that failed is never retried.  L1_TRY is the attempt (0 first).  Each
@@ -134,7 +145,7 @@ l1_retry() {
         rm -rf "${_l1_dir:?}"
         mkdir -p "$_l1_dir"
         _l1_rc=0
-        "$@" || _l1_rc=$?
+        "$@" "$_l1_dir" || _l1_rc=$?
         if [ "$_l1_rc" != "$L1_FAULT_RC" ] || [ ! -s "$_l1_dir/testbed-fault" ]; then
             return "$_l1_rc"
         fi

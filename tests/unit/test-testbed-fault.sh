@@ -45,8 +45,9 @@ EOF
 check "a clean run is no fault" "$(verdict "$t/clean")" none
 
 # A test that failed on its own: our QEMU crashed in user space (the
-# kernel's "traps:" and "segfault" lines), the test printed a word the
-# kernel also uses, rc=1.  A failure, never a test-bed fault.
+# kernel's "traps:" and "segfault" lines), the test printed the kernel's
+# words and even a recorded kernel line (replayed by init.sh between the
+# markers), rc=1.  A failure, never a test-bed fault.
 cat >"$t/failed" <<'EOF'
 vfio-direct: running: /out/cmd.sh
 [   30.114208] traps: qemu-system-x86[412] trap invalid opcode ip:55d0c1a2b3c4 sp:7ffd2a1b0c80 error:0 in qemu-system-x86_64[55d0c0e00000+9a4000]
@@ -56,7 +57,12 @@ vfio-direct: running: /out/cmd.sh
 VFIO-DIRECT-BEGIN
 not ok 3 - /x86_64/vfio-subpage/moved: Oops: BAR0 at 0xfebf1000, expected 0xfebf0000
 Kernel panic - not syncing: this is the test's own text, not the kernel's
+# expected: '[   88.412071] Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI'
 VFIO-DIRECT-END rc=1
+VFIO-DIRECT-STDERR-BEGIN
+[    5.000000] Kernel panic - not syncing: quoted by the test on stderr
+VFIO-DIRECT-STDERR-END
+vfio-direct: done at 40.00s
 EOF
 check "a failed test is no fault" "$(verdict "$t/failed")" none
 mkdir -p "$t/out"
@@ -127,6 +133,10 @@ l1_verdict x86 "$t/clean" "$t/out" 0 >/dev/null 2>&1
 check "a clean run removes a stale testbed-fault" \
     "$([ -e "$t/out/testbed-fault" ] && echo yes || echo no)" no
 
+# An oops after the replayed output counts again.
+{ cat "$t/failed"; echo '[   41.000000] Oops: general protection fault, probably for non-canonical address 0xdead000000000122: 0000 [#1] PREEMPT SMP NOPTI'; } >"$t/late"
+check "an oops after the replayed output is a kernel oops" "$(verdict "$t/late")" "kernel oops"
+
 # An int3 oops while the L1 boots, on a serial console (CRLF), interleaved
 # with init's output and with binary noise before it.
 printf '\033c\001\377SeaBIOS (version 1.16.2-debian-1.16.2-1)\r\n' >"$t/int3"
@@ -178,34 +188,37 @@ cat >"$t/pseries-bug" <<'EOF'
 EOF
 check "a BUG() is a kernel oops" "$(verdict "$t/pseries-bug")" "kernel oops"
 
-# l1_retry with a stub for the L1 run: STUB_PLAN lists the statuses of
-# the attempts in turn (f: a test-bed fault, as run-l1.sh leaves it).
+# l1_retry with a stub for the L1 run (stub ARG DIR): STUB_PLAN lists the
+# statuses of the attempts in turn (f: a test-bed fault, as run-l1.sh
+# leaves it).
 stub()
 {
     calls=$((calls + 1))
+    [ "$1:$2" = "arg:$t/run" ] || badargs=yes
+    dir=$2
     # shellcheck disable=SC2086
     set -- $STUB_PLAN
     shift $((calls - 1))
     st=${1:-0}
     # What a first attempt left behind must be gone.
-    [ ! -e "$t/run/partial" ] || leaked=yes
-    echo partial >"$t/run/partial"
+    [ ! -e "$dir/partial" ] || leaked=yes
+    echo partial >"$dir/partial"
     if [ "$st" = f ]; then
-        echo "kernel oops" >"$t/run/testbed-fault"
+        echo "kernel oops" >"$dir/testbed-fault"
         return "$L1_FAULT_RC"
     fi
-    echo "$st" >"$t/run/rc"
+    echo "$st" >"$dir/rc"
     return "$st"
 }
 
 # retry PLAN: run l1_retry on the stub; "calls:status:retry lines".
 retry()
 {
-    STUB_PLAN=$1 calls=0 leaked=no
+    STUB_PLAN=$1 calls=0 leaked=no badargs=no
     : >"$t/retries"
     st=0
     VFIO_DIRECT_RETRY_LOG=$t/retries PROG=run-in-l1.sh \
-        l1_retry x86 "$t/run" stub 2>"$t/err" || st=$?
+        l1_retry x86 "$t/run" stub arg 2>"$t/err" || st=$?
     echo "$calls:$st:$(wc -l <"$t/retries" | tr -d ' ')"
 }
 
@@ -219,6 +232,7 @@ check "the retry says so on stderr" "$(cat "$t/err")" \
     "run-in-l1.sh: test-bed fault in x86 L1 (kernel oops), retry 1 of 1"
 retry 'f 0' >/dev/null
 check "the retry starts in a clean results dir" "$leaked" no
+check "each attempt gets its arguments and the dir" "$badargs" no
 check "a test that fails on the retry keeps its status" "$(retry 'f 1')" "2:1:1"
 check "a second fault ends the retries" "$(retry 'f f 0')" "2:$L1_FAULT_RC:1"
 check "and says it gives up" "$(tail -n 1 "$t/err")" \
