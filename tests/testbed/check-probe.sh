@@ -8,6 +8,9 @@
 # Output is TAP-like ("ok - ..." / "not ok - ..."), ending with the line
 # "N passed, M failed"; the exit status is non-zero on any failure.
 # --keep DIR keeps each machine's console log and probe JSON in DIR/MACHINE.
+# An L1 that ends in a test-bed fault (its kernel oopsed or panicked: see
+# run-l1.sh) is booted once more, with a line on stderr that says so
+# (lib.sh: l1_retry); the probe's results are the last boot's.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,13 +29,20 @@ else
     trap 'rm -rf "$results"' EXIT
 fi
 
+# One boot of machine $m into the fresh directory $1 (l1_retry makes it).
+# shellcheck disable=SC2317  # called by l1_retry
+probe() {
+    run_child "$TESTBED_DIR/run-l1.sh" --quiet --out "$1" "$m" >&2
+}
+
 t0=$(now)
 for m in $machines; do
-    rm -rf "${results:?}/$m"
-    mkdir -p "$results/$m"
     ts=$(now)
-    run_child "$TESTBED_DIR/run-l1.sh" --quiet --out "$results/$m" "$m" >&2 || true
-    echo "# $m: wall $(echo "$(now) - $ts" | bc)s, guest $(cat "$results/$m/timings" 2>/dev/null || echo none)"
+    l1_retry "$m" "${results:?}/$m" probe || true
+    fault=
+    [ ! -s "$results/$m/testbed-fault" ] ||
+        fault=", test-bed fault: $(cat "$results/$m/testbed-fault")"
+    echo "# $m: wall $(echo "$(now) - $ts" | bc)s, guest $(cat "$results/$m/timings" 2>/dev/null || echo none)$fault"
 done
 echo "# total wall $(echo "$(now) - $t0" | bc)s"
 python3 "$TESTBED_DIR/check-probe.py" "$results"

@@ -12,12 +12,23 @@
 # (else /tmp), with VFIO_DIRECT_DEVICES="NAME=BDF ..." naming the bound devices
 # and VFIO_DIRECT_OUT a writable directory whose files come back to the host
 # only with --out.  CMD's stdout and stderr are replayed on the host once the
-# guest is done, and its exit status is ours (124: timeout, 125: no result).
+# guest is done, and its exit status is ours (124: timeout, 125: no result,
+# 123: test-bed fault).
+#
+# A test-bed fault (the L1 kernel oopsed or panicked: see run-l1.sh) is not
+# CMD's: the L1 run is then retried once, in a fresh results directory, with
+# a line "run-in-l1.sh: test-bed fault in MACHINE L1 (KIND), retry 1 of 1" on
+# stderr; 123 only when the retry faults too.  CMD's own failure is never
+# retried.  VFIO_DIRECT_L1_RETRIES=N changes the number of retries (0: none);
+# with VFIO_DIRECT_RETRY_LOG=FILE each retry also adds its line to FILE.
+# Test knob, off by default: VFIO_DIRECT_TEST_L1_PANIC=1 makes the first L1
+# panic on purpose (sysrq c) before CMD, to exercise the retry.
 #
 # Options: -e NAME[=VALUE]  pass an environment variable (repeatable);
-#          --out DIR        keep the results directory;
+#          --out DIR        keep the results directory (the last attempt's);
 #          --verbose        show the guest console and run-l1.sh's messages
-#                           (hidden unless the guest gives no result);
+#                           (hidden unless the guest gives no result or
+#                           faults);
 #          --timeout, --append, --share: as for run-l1.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -52,8 +63,7 @@ quote() {
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vfio-direct-run.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-[ -n "$outdir" ] || outdir=$tmp/out
-mkdir -p "$outdir"
+[ -z "$outdir" ] || mkdir -p "$outdir"
 
 case $machine in
 x86) l1args+=(--chroot) ;;
@@ -75,18 +85,31 @@ esac
         printf ' %s' "$(quote "$a")"
     done
     echo
-} >"$outdir/cmd.sh"
+} >"$tmp/cmd.sh"
 
+# One L1 run in the fresh results directory $1 (l1_retry makes it).
 # run-l1.sh's own messages go to a log, shown with --verbose or when the
-# guest gave no result, so that stderr carries CMD's alone.
-log=$tmp/run-l1.log
-[ -n "$quiet" ] || log=/dev/stderr
+# guest gave no result or faulted, so that stderr carries CMD's alone.
+# shellcheck disable=SC2317  # called by l1_retry
+attempt() {
+    local dir=$1 log=$tmp/run-l1.log rc=0
+    if [ "${VFIO_DIRECT_TEST_L1_PANIC:-}" = 1 ] && [ "$L1_TRY" = 0 ]; then
+        echo "echo c >/proc/sysrq-trigger  # VFIO_DIRECT_TEST_L1_PANIC" >"$dir/cmd.sh"
+    fi
+    cat "$tmp/cmd.sh" >>"$dir/cmd.sh" || return 1
+    [ -n "$quiet" ] || log=/dev/stderr
+    [ -z "$quiet" ] || : >"$log"
+    run_child "$TESTBED_DIR/run-l1.sh" ${quiet:+"$quiet"} ${l1args[@]+"${l1args[@]}"} \
+        --out "$dir" --run /out/cmd.sh "$machine" 2>>"$log" || rc=$?
+    if [ "$rc" -ge "$L1_FAULT_RC" ] && [ "$rc" -le 125 ] && [ -n "$quiet" ]; then
+        cat "$log" >&2
+    fi
+    return "$rc"
+}
+
 rc=0
-run_child "$TESTBED_DIR/run-l1.sh" $quiet ${l1args[@]+"${l1args[@]}"} \
-    --out "$outdir" --run /out/cmd.sh "$machine" 2>>"$log" || rc=$?
-if [ "$rc" -ge 124 ] && [ "$rc" -le 125 ] && [ -n "$quiet" ]; then
-    cat "$log" >&2
-fi
-[ ! -e "$outdir/stdout" ] || cat "$outdir/stdout"
-[ ! -e "$outdir/stderr" ] || cat "$outdir/stderr" >&2
+l1_retry "$machine" "$tmp/out" attempt || rc=$?
+[ -z "$outdir" ] || cp -a "$tmp/out/." "$outdir/"
+[ ! -e "$tmp/out/stdout" ] || cat "$tmp/out/stdout"
+[ ! -e "$tmp/out/stderr" ] || cat "$tmp/out/stderr" >&2
 exit "$rc"
