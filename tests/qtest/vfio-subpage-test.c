@@ -290,7 +290,7 @@ static void test_unaligned(const void *opaque)
     dev = single_start(&g, d, "off");
     bar_place(dev, WINDOW + 0x100);
 
-    assert_bar(&g, "d", "unaligned", 0, "device-fd");
+    assert_bar(&g, "d", "unaligned", 0, "mmap");
     before = trapped(&g, "d", "trapped-reads");
     read_matches(&g, d, WINDOW + 0x100, 100);
     g_assert_cmpuint(trapped(&g, "d", "trapped-reads"), ==, before + 100);
@@ -405,8 +405,8 @@ static void test_neighbour(void)
     bar_place(pv, x);
     assert_bar(&g, "pv", "direct", 0, "direct");
     bar_place(sd, x + 0x100);
-    assert_bar(&g, "sd", "unaligned", 0, "device-fd");
-    assert_bar(&g, "pv", "page-shared", 0, "device-fd");
+    assert_bar(&g, "sd", "unaligned", 0, "mmap");
+    assert_bar(&g, "pv", "page-shared", 0, "mmap");
     write_reaches_sdhci(&g, x + 0x100, 0x12345678);
     bar_place(sd, x + 8 * page + 0x100);
     assert_bar(&g, "pv", "direct", 0, "direct");
@@ -414,7 +414,7 @@ static void test_neighbour(void)
     /* sdhci first; pvpanic then finds its page shared. */
     bar_place(sd, y + 0x100);
     bar_place(pv, y);
-    assert_bar(&g, "pv", "page-shared", 0, "device-fd");
+    assert_bar(&g, "pv", "page-shared", 0, "mmap");
     write_reaches_sdhci(&g, y + 0x100, 0x9abcdef0);
 
     g_free(sd);
@@ -436,7 +436,7 @@ static void test_padding(void)
 
     bar_place(pv, WINDOW + page - 0x100);
     bar_place(sd, WINDOW);
-    assert_bar(&g, "sd", "page-shared", 0, "device-fd");
+    assert_bar(&g, "sd", "page-shared", 0, "mmap");
     assert_bar(&g, "sd", "page-shared", 0x200, "padding");
 
     writes = trapped(&g, "sd", "trapped-writes");

@@ -2,7 +2,8 @@
  * vfio-direct: vfio-pci properties
  *
  * The properties themselves are declared by VFIO_DIRECT_PROPERTIES() in
- * vfio_pci_dev_properties[]; this file describes them for -device help.
+ * vfio_pci_dev_properties[]; this file describes them for -device help
+ * and lets each capability add to the vfio-pci class.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -19,5 +20,7 @@ void vfio_direct_class_init(ObjectClass *klass)
                                           "Present sub-page memory BARs to the "
                                           "guest as one host page so that they "
                                           "can be mapped directly (auto: when "
-                                          "the kernel grants the page mmap)");
+                                          "the kernel grants the page mmap "
+                                          "and the device cannot migrate)");
+    vfio_direct_subpage_class_init(klass);
 }

@@ -71,78 +71,48 @@ static void vfio_direct_query_add_trapped(VFIODirectQueryRanges *ranges,
                                 VFIO_BAR_RANGE_KIND_TRAPPED, reason);
 }
 
-/* Address of @mr in the address space at the root of its containers. */
-static hwaddr vfio_direct_query_abs_addr(MemoryRegion *mr)
-{
-    hwaddr addr = 0;
+/* Where the processors see BAR @nr: found through the flat view. */
+typedef struct VFIODirectQueryFind {
+    MemoryRegion *bar_mr;
+    hwaddr cpu_address;
+    bool found;
+} VFIODirectQueryFind;
 
-    for (; mr; mr = mr->container) {
-        addr += mr->addr;
+static bool vfio_direct_query_find_range(Int128 start, Int128 len,
+                                         const MemoryRegion *mr,
+                                         hwaddr offset_in_region,
+                                         void *opaque)
+{
+    VFIODirectQueryFind *find = opaque;
+    hwaddr offset = offset_in_region;
+
+    for (; mr && mr != find->bar_mr; mr = mr->container) {
+        offset += mr->addr;
     }
-    return addr;
+    if (!mr) {
+        return false;
+    }
+    find->cpu_address = int128_get64(start) - offset;
+    find->found = true;
+    return true;
 }
 
 /*
- * Find an alias mapped under @parent that shows @target from @addr on,
- * and the offset of @addr in it.
+ * The address where the processors reach BAR @nr in @root (system
+ * memory or I/O), or false when no part of it is visible there.  Any
+ * flat range served by a region inside the BAR places the whole BAR,
+ * however many bridges and PHB windows lie in between.
  */
-static MemoryRegion *vfio_direct_query_find_alias(MemoryRegion *parent,
-                                                  MemoryRegion *target,
-                                                  hwaddr addr,
-                                                  hwaddr *offset)
+static bool vfio_direct_query_cpu_address(VFIOPCIDevice *vdev, int nr,
+                                          AddressSpace *as, hwaddr *addr)
 {
-    MemoryRegion *sub, *found;
+    VFIODirectQueryFind find = { .bar_mr = vdev->bars[nr].mr };
 
-    QTAILQ_FOREACH(sub, &parent->subregions, subregions_link) {
-        if (!sub->enabled) {
-            continue;
-        }
-        if (sub->alias == target) {
-            if (addr >= sub->alias_offset &&
-                addr - sub->alias_offset < memory_region_size(sub)) {
-                *offset = addr - sub->alias_offset;
-                return sub;
-            }
-        } else if (!sub->alias) {
-            found = vfio_direct_query_find_alias(sub, target, addr, offset);
-            if (found) {
-                return found;
-            }
-        }
-    }
-    return NULL;
-}
-
-/*
- * Where do the processors see the mapped region @mr?  Returns a region
- * and an offset in it, for memory_region_find(), that stand for the
- * start of @mr in the processors' address space, or NULL when @mr is
- * not visible there.
- *
- * A BAR's container is the bus address space of its PCI host bridge.
- * On q35 that is a subregion of system memory, but a PHB such as
- * sPAPR's shows windows of its bus address space in system memory
- * through aliases, which memory_region_find() does not follow upwards.
- */
-static MemoryRegion *vfio_direct_query_window(MemoryRegion *mr,
-                                              hwaddr *offset)
-{
-    MemoryRegion *root;
-    hwaddr addr = mr->addr;
-
-    if (!mr->container) {
-        return NULL;
-    }
-    for (root = mr->container; root->container; root = root->container) {
-        addr += root->addr;
-    }
-
-    if (root == get_system_memory() || root == get_system_io()) {
-        *offset = 0;
-        return mr;
-    }
-    return vfio_direct_query_find_alias(get_system_memory(), root, addr,
-                                        offset);
+    RCU_READ_LOCK_GUARD();
+    flatview_for_each_range(address_space_to_flatview(as),
+                            vfio_direct_query_find_range, &find);
+    *addr = find.cpu_address;
+    return find.found;
 }
 
 static bool vfio_direct_query_is_quirk(VFIOBAR *bar, MemoryRegion *mr)
@@ -181,14 +151,26 @@ static void vfio_direct_query_section(VFIOPCIDevice *vdev, int nr,
     MemoryRegion *mr = section->mr;
     uint64_t size = int128_get64(section->size);
     VfioBarRangeReason reason;
+    uint64_t done, len;
 
     trace_vfio_direct_query_section(vdev->vbasedev.name, nr, offset, size,
                                     memory_region_name(mr),
                                     section->offset_within_region);
 
-    if (mr == vdev->direct.bars[nr].pad) {
-        reason = VFIO_BAR_RANGE_REASON_PADDING;
-    } else if (!vfio_direct_query_is_under(mr, bar->mr)) {
+    /* A sub-page BAR's trap region: its own part of the report */
+    for (done = 0;
+         done < size &&
+         vfio_direct_subpage_trap_range(vdev, nr, mr,
+                                        section->offset_within_region + done,
+                                        size - done, &reason, &len);
+         done += len) {
+        vfio_direct_query_add_trapped(ranges, offset + done, len, reason);
+    }
+    if (done) {
+        return;
+    }
+
+    if (!vfio_direct_query_is_under(mr, bar->mr)) {
         reason = VFIO_BAR_RANGE_REASON_HIDDEN;
     } else if (mr == &vdev->pdev.msix_table_mmio ||
                mr == &vdev->pdev.msix_pba_mmio) {
@@ -223,13 +205,11 @@ static void vfio_direct_query_section(VFIOPCIDevice *vdev, int nr,
 }
 
 /*
- * Walk the flat view under BAR @nr, mapped at @window + @base, section
- * by section.
+ * Walk the flat view of @root under BAR @nr, which the processors see at
+ * @cpu_addr, section by section.
  */
 static VfioBarRangeList *vfio_direct_query_ranges(VFIOPCIDevice *vdev,
-                                                  int nr,
-                                                  MemoryRegion *window,
-                                                  hwaddr base,
+                                                  int nr, MemoryRegion *root,
                                                   hwaddr cpu_addr)
 {
     uint64_t size = memory_region_size(vdev->bars[nr].mr);
@@ -241,7 +221,7 @@ static VfioBarRangeList *vfio_direct_query_ranges(VFIOPCIDevice *vdev,
         MemoryRegionSection section;
         uint64_t start;
 
-        section = memory_region_find(window, base + offset, size - offset);
+        section = memory_region_find(root, cpu_addr + offset, size - offset);
         if (!section.mr) {
             break;
         }
@@ -262,48 +242,36 @@ static VfioBarInfo *vfio_direct_query_bar(VFIOPCIDevice *vdev, int nr)
     VFIOBAR *bar = &vdev->bars[nr];
     VfioBarInfo *info = g_new0(VfioBarInfo, 1);
     pcibus_t addr = pci_get_bar_addr(&vdev->pdev, nr);
-    MemoryRegion *window;
-    hwaddr base;
+    AddressSpace *as = bar->ioport ? &address_space_io : &address_space_memory;
 
     info->index = nr;
     info->type = bar->ioport ? VFIO_BAR_TYPE_IO :
                  bar->mem64 ? VFIO_BAR_TYPE_MEM64 : VFIO_BAR_TYPE_MEM32;
     info->size = bar->size;
-    info->guest_size = memory_region_size(bar->mr);
+    info->guest_size = vdev->pdev.io_regions[nr].size;
     info->has_address = addr != PCI_BAR_UNMAPPED;
     info->address = info->has_address ? addr : 0;
-    info->subpage = g_strdup(
-        vfio_direct_subpage_state_str(vdev->direct.bars[nr].subpage));
+    info->subpage = vfio_direct_subpage_state(vdev, nr);
     info->trapped_reads = bar->region.trapped_reads;
     info->trapped_writes = bar->region.trapped_writes;
 
-    window = vfio_direct_query_window(bar->mr, &base);
-    if (window) {
+    if (info->has_address &&
+        vfio_direct_query_cpu_address(vdev, nr, as, &info->cpu_address)) {
         info->has_cpu_address = true;
-        info->cpu_address = vfio_direct_query_abs_addr(window) + base;
-        info->ranges = vfio_direct_query_ranges(vdev, nr, window, base,
+        info->ranges = vfio_direct_query_ranges(vdev, nr, as->root,
                                                 info->cpu_address);
     }
     return info;
 }
 
-static VfioRegionCapType vfio_direct_query_cap_type(uint16_t id)
-{
-    switch (id) {
-    case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
-        return VFIO_REGION_CAP_TYPE_SPARSE_MMAP;
-    case VFIO_REGION_INFO_CAP_TYPE:
-        return VFIO_REGION_CAP_TYPE_TYPE;
-    case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE:
-        return VFIO_REGION_CAP_TYPE_MSIX_MAPPABLE;
-    case VFIO_REGION_INFO_CAP_NVLINK2_SSATGT:
-        return VFIO_REGION_CAP_TYPE_NVLINK2_SSATGT;
-    case VFIO_REGION_INFO_CAP_NVLINK2_LNKSPD:
-        return VFIO_REGION_CAP_TYPE_NVLINK2_LNKSPD;
-    default:
-        return VFIO_REGION_CAP_TYPE_OTHER;
-    }
-}
+/* The kernel's identifier of each capability type we report */
+static const uint16_t vfio_direct_query_cap_ids[VFIO_REGION_CAP_TYPE__MAX] = {
+    [VFIO_REGION_CAP_TYPE_SPARSE_MMAP] = VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+    [VFIO_REGION_CAP_TYPE_TYPE] = VFIO_REGION_INFO_CAP_TYPE,
+    [VFIO_REGION_CAP_TYPE_MSIX_MAPPABLE] = VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
+    [VFIO_REGION_CAP_TYPE_NVLINK2_SSATGT] = VFIO_REGION_INFO_CAP_NVLINK2_SSATGT,
+    [VFIO_REGION_CAP_TYPE_NVLINK2_LNKSPD] = VFIO_REGION_INFO_CAP_NVLINK2_LNKSPD,
+};
 
 static VfioRegionAreaList *
 vfio_direct_query_sparse_areas(struct vfio_info_cap_header *hdr)
@@ -329,7 +297,7 @@ static VfioRegionInfo *vfio_direct_query_region(VFIODevice *vbasedev,
     g_autofree struct vfio_region_info *kinfo = NULL;
     VfioRegionInfo *info;
     VfioRegionCapList **tail;
-    uint32_t off;
+    VfioRegionCapType type;
 
     if (vfio_get_region_info(vbasedev, index, &kinfo)) {
         /* e.g. the VGA region of a device that has none */
@@ -343,29 +311,22 @@ static VfioRegionInfo *vfio_direct_query_region(VFIODevice *vbasedev,
     info->flags = kinfo->flags;
     tail = &info->caps;
 
-    if (!(kinfo->flags & VFIO_REGION_INFO_FLAG_CAPS)) {
-        return info;
-    }
-    /* The kernel chains capabilities forwards; stop at anything else. */
-    for (off = kinfo->cap_offset;
-         off >= sizeof(*kinfo) &&
-         off + sizeof(struct vfio_info_cap_header) <= kinfo->argsz;) {
-        struct vfio_info_cap_header *hdr = (void *)kinfo + off;
-        VfioRegionCap *cap = g_new0(VfioRegionCap, 1);
+    for (type = 0; type < VFIO_REGION_CAP_TYPE__MAX; type++) {
+        struct vfio_info_cap_header *hdr =
+            vfio_get_region_info_cap(kinfo, vfio_direct_query_cap_ids[type]);
+        VfioRegionCap *cap;
 
+        if (!hdr) {
+            continue;
+        }
+        cap = g_new0(VfioRegionCap, 1);
         cap->id = hdr->id;
-        cap->type = vfio_direct_query_cap_type(hdr->id);
+        cap->type = type;
         QAPI_LIST_APPEND(tail, cap);
-
-        if (hdr->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP &&
-            !info->has_sparse_mmap_areas) {
+        if (type == VFIO_REGION_CAP_TYPE_SPARSE_MMAP) {
             info->has_sparse_mmap_areas = true;
             info->sparse_mmap_areas = vfio_direct_query_sparse_areas(hdr);
         }
-        if (hdr->next <= off) {
-            break;
-        }
-        off = hdr->next;
     }
     return info;
 }
@@ -416,7 +377,9 @@ VfioPciDeviceInfoList *qmp_x_query_vfio(Error **errp)
 
     /* Newest first: prepending puts the list in creation order */
     QLIST_FOREACH(vbasedev, &vfio_device_list, global_next) {
-        if (vbasedev->type != VFIO_DEVICE_TYPE_PCI) {
+        /* A device being unplugged is on the list until finalized */
+        if (vbasedev->type != VFIO_DEVICE_TYPE_PCI ||
+            !qatomic_read(&vbasedev->dev->realized)) {
             continue;
         }
         QAPI_LIST_PREPEND(list, vfio_direct_query_device(
@@ -472,7 +435,7 @@ static void hmp_info_vfio_bar(Monitor *mon, VfioBarInfo *bar)
     if (bar->has_cpu_address) {
         monitor_printf(mon, " (cpu 0x%" PRIx64 ")", bar->cpu_address);
     }
-    monitor_printf(mon, " subpage %s\n", bar->subpage);
+    monitor_printf(mon, " subpage %s\n", VfioSubpageState_str(bar->subpage));
     monitor_printf(mon, "      trapped reads %" PRIu64 " writes %" PRIu64 "\n",
                    bar->trapped_reads, bar->trapped_writes);
     for (r = bar->ranges; r; r = r->next) {

@@ -9,27 +9,18 @@
 #define HW_VFIO_VFIO_DIRECT_H
 
 #include "qapi/qapi-types-common.h"
+#include "qapi/qapi-types-vfio-direct.h"
 #include "exec/memory.h"
 #include "hw/pci/pci.h"
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
-/* Why a sub-page BAR is not mapped directly (see hw/vfio/direct/subpage.c) */
-typedef enum VFIODirectSubpageState {
-    VFIO_DIRECT_SUBPAGE_NONE,       /* not a sub-page memory BAR */
-    VFIO_DIRECT_SUBPAGE_UNMAPPED,   /* guest has not placed or enabled it */
-    VFIO_DIRECT_SUBPAGE_DIRECT,     /* whole host page mapped */
-    VFIO_DIRECT_SUBPAGE_UNALIGNED,  /* guest address not host-page-aligned */
-    VFIO_DIRECT_SUBPAGE_NO_MMAP,    /* kernel did not grant the page mmap */
-    VFIO_DIRECT_SUBPAGE_SHARED,     /* another region shares the page */
-    VFIO_DIRECT_SUBPAGE_QUIRK,      /* a device quirk traps some registers */
-    VFIO_DIRECT_SUBPAGE__MAX,
-} VFIODirectSubpageState;
-
+/* A sub-page memory BAR (see hw/vfio/direct/subpage.c) */
 typedef struct VFIODirectBar {
-    VFIODirectSubpageState subpage;
-    MemoryRegion *pad;          /* fills a page-aligned BAR past its end */
-    unsigned warned;            /* bitmap of VFIODirectSubpageState */
+    MemoryRegion *trap;         /* serves the BAR while it is not direct */
+    bool page_align;            /* the guest sizes it as one host page */
+    VfioSubpageState state;     /* as last applied */
+    unsigned warned;            /* bitmap of VfioSubpageState */
 } VFIODirectBar;
 
 /* Per-device state of vfio-direct, embedded in VFIOPCIDevice. */
@@ -50,10 +41,18 @@ bool vfio_direct_check_host(VFIOPCIDevice *vdev, Error **errp);
 void vfio_direct_class_init(ObjectClass *klass);
 
 /* subpage.c */
+void vfio_direct_subpage_class_init(ObjectClass *klass);
 void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr);
-void vfio_direct_subpage_update(VFIOPCIDevice *vdev);
+void vfio_direct_write_config(VFIOPCIDevice *vdev, uint32_t addr,
+                              uint32_t val, int len);
+void vfio_direct_subpage_update(void);
+void vfio_direct_subpage_load_failed(VFIOPCIDevice *vdev);
 void vfio_direct_subpage_bar_exit(VFIOPCIDevice *vdev, int nr);
 void vfio_direct_subpage_bar_finalize(VFIOPCIDevice *vdev, int nr);
-const char *vfio_direct_subpage_state_str(VFIODirectSubpageState state);
+VfioSubpageState vfio_direct_subpage_state(VFIOPCIDevice *vdev, int nr);
+bool vfio_direct_subpage_trap_range(VFIOPCIDevice *vdev, int nr,
+                                    MemoryRegion *mr, uint64_t offset,
+                                    uint64_t size, VfioBarRangeReason *reason,
+                                    uint64_t *len);
 
 #endif /* HW_VFIO_VFIO_DIRECT_H */
