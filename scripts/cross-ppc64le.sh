@@ -21,7 +21,8 @@
 #
 # DIR (default build-ppc64le) gets DIR/qemu, configured by QEMU's configure
 # with --cross-prefix (which writes the meson cross file config-meson.cross)
-# and DIR/qemu-system-ppc64.  DIR/configured-HASH records what it was
+# and DIR/qemu-system-ppc64, and DIR/tce-guest.elf from
+# tests/testbed/tce-guest.S.  DIR/configured-HASH records what it was
 # configured from; an unchanged hash skips the step.
 set -euo pipefail
 . "$(dirname "$0")/../tests/testbed/lib.sh"
@@ -145,6 +146,18 @@ qemu_src=$(cd "$qemu_src" && pwd)
 ln -sfn "$root" "$builddir/sysroot"
 echo "$root" >"$builddir/SYSROOT"
 
+# The no-OS guest of check-pseries.py --tce-guest, big endian as VOF
+# enters it, linked to run from the first byte of its image.
+tce_src=$srcdir/tests/testbed/tce-guest.S tce=$builddir/tce-guest.elf
+if [ ! -e "$tce" ] || [ "$tce_src" -nt "$tce" ]; then
+    if ! "$CROSS_CC" -mbig-endian -nostdlib -c "$tce_src" -o "$tce.o" ||
+       ! "$TRIPLET-ld" -EB -m elf64ppc -Ttext=0 -e _start -N \
+            --no-warn-rwx-segments "$tce.o" -o "$tce"; then
+        die "building $tce from tests/testbed/tce-guest.S failed"
+    fi
+    rm -f "$tce.o"
+fi
+
 # libfdt has no .pc file: QEMU looks for it with the compiler alone.
 sysinc=$builddir/sysroot/usr/include syslib=$builddir/sysroot/usr/lib/$TRIPLET
 cc=$CROSS_CC
@@ -166,7 +179,26 @@ hash=$( { printf '%s\n' "${qemu_args[@]}" "$root"
           git -C "$qemu_src" rev-parse 'HEAD^{tree}'; } | sha256sum | cut -c1-16)
 stamp=$builddir/configured-$hash
 obj=$builddir/qemu
+
+# The binary looks for firmware beside itself, under qemu-bundle: the host
+# build's copy of qemu-system-data (SLOF, VOF), beside the source tree, and
+# the host's SeaBIOS VGA ROMs (pseries' default VGA), as the L1 sees
+# neither the host's /usr nor the cache.
+install_firmware() {
+    local fw dest=$obj/qemu-bundle/usr/share/qemu
+    fw=$(dirname "$qemu_src")/qemu/qemu-bundle/usr/share/qemu
+    [ -e "$fw/slof.bin" ] || die "no slof.bin in $fw; run ./configure (or make) first"
+    [ ! -e "$dest/.vfio-direct-firmware" ] || [ "$fw/slof.bin" -nt "$dest/.vfio-direct-firmware" ] ||
+        return 0
+    mkdir -p "$obj/qemu-bundle/usr/share"
+    rm -rf "$dest"
+    cp -a "$fw" "$dest"
+    cp -L /usr/share/seabios/vgabios*.bin "$dest/" ||
+        die "no /usr/share/seabios/vgabios*.bin (run scripts/install-deps.sh)"
+    touch "$dest/.vfio-direct-firmware"
+}
 if [ -e "$stamp" ] && [ -e "$obj/build.ninja" ]; then
+    install_firmware
     exit 0
 fi
 rm -f "$builddir"/configured-*
@@ -193,13 +225,7 @@ fi
 grep -q 'CONFIG_VFIO_PCI=y' "$obj/ppc64-softmmu-config-devices.mak" ||
     die "the ppc64le build was configured without CONFIG_VFIO_PCI"
 
-# The binary looks for firmware (SLOF) beside itself, under qemu-bundle:
-# the host build's copy of qemu-system-data, beside the source tree.
-fw=$(dirname "$qemu_src")/qemu/qemu-bundle/usr/share/qemu
-[ -e "$fw/slof.bin" ] || die "no slof.bin in $fw; run ./configure (or make) first"
-mkdir -p "$obj/qemu-bundle/usr/share"
-rm -rf "$obj/qemu-bundle/usr/share/qemu"
-cp -a "$fw" "$obj/qemu-bundle/usr/share/qemu"
+install_firmware
 ln -sf qemu/qemu-system-ppc64 "$builddir/qemu-system-ppc64"
 touch "$stamp"
 note "configured QEMU $(cat "$qemu_src/VERSION") for ppc64le in $obj (sysroot $root)"

@@ -1,0 +1,556 @@
+#!/usr/bin/env python3
+"""check-pseries.py - the sub-page cases only 64 KiB host pages show (pseries L1).
+
+Runs inside a pseries L1 of the test bed (check-system.sh, in the chroot on
+the cross build's sysroot) and starts the given ppc64le qemu-system-ppc64 in
+qtest mode with -M pseries and the test bed's sdhci, e1000e, nvme and
+qemu-xhci assigned with vfio-pci (VFIO_DIRECT_DEVICES names their BDFs).  It
+places their BARs itself through RTAS config accesses, each on its own
+64 KiB page, and asserts on x-query-vfio:
+
+  * QEMU runs with 64 KiB host pages;
+  * the 16 KiB BARs that hold MSI-X structures (nvme BAR0 with its table at
+    +0x2000, e1000e BAR3, qemu-xhci BAR0) are sub-page there: their ranges
+    cover the BAR from offset 0 without gaps, every trapped range has a
+    reason, and the MSI-X table and PBA bytes are msix-emulated (or direct);
+  * each reason is true: a read in a device-fd, mmap or padding range is
+    counted in trapped-reads, a read elsewhere is not; a register read
+    returns the device's own value (read through sysfs); a write to the
+    MSI-X table where it is msix-emulated stays in QEMU (the device's own
+    table, read through sysfs, does not change);
+  * sdhci BAR0 (256 bytes) is direct on pseries-a, where the L1 kernel gave
+    it a page of its own, and on pseries-b, where its host page is shared
+    with e1000e BAR3 and the kernel refuses the mmap, trapped as no-mmap
+    with the one-line warning, its bytes served through the device fd.
+
+Prints one "ok - check-64k[LABEL] NAME" or "not ok - ..." line per check
+(a failing one followed by "# | WHY"), and each BAR's ranges as
+"# check-64k[LABEL]: DEVICE BARn (STATE): OFFSETS REASON, ..."; exits 1 when
+a check failed.  Needs iomem=relaxed in the L1 (sysfs reads of bound
+devices).
+"""
+
+import argparse
+import ctypes
+import json
+import mmap
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+PSERIES = ("pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,"
+           "cap-ccf-assist=off")
+# The PHB: its BUID, and where the CPU sees bus addresses of its 32-bit
+# memory window (bus 0x80000000 at CPU 0x200080000000).
+BUID = 0x800000020000000
+MEM_CPU_OFFSET = 1 << 45
+RTAS_ARGS = 0x1000
+RTAS_RETS = 0x2000
+PCI_COMMAND = 0x04
+PCI_COMMAND_MEMORY = 0x2
+MMAP_FLAG = 0x4
+# Reasons whose reads go through vfio-direct's counters (qapi/vfio-direct.json).
+COUNTED = ("device-fd", "mmap", "padding")
+
+# Devices: test-bed name -> (slot, {BAR: (bus address, 64-bit)}).  Each BAR
+# gets its own 64 KiB page; e1000e's 128 KiB BARs are placed so that the
+# guest's memory decoding enables nothing at bus address 0.
+LAYOUT = {
+    "sdhci": (4, {0: (0xc0000000, False)}),
+    "nvme": (5, {0: (0xc0010000, True)}),
+    "xhci": (6, {0: (0xc0020000, True)}),
+    "e1000e": (7, {3: (0xc0030000, False), 0: (0xc0040000, False),
+                   1: (0xc0060000, False)}),
+}
+# The 16 KiB BARs holding MSI-X structures: (device, BAR).
+MSIX_BARS = (("nvme", 0), ("e1000e", 3), ("xhci", 0))
+
+
+class Failure(Exception):
+    pass
+
+
+LABEL = "check-64k"
+
+
+def say(what):
+    print("# %s: %s" % (LABEL, what))
+
+
+def check(cond, why):
+    if not cond:
+        raise Failure(why)
+
+
+class Qemu:
+    """One qemu-system-ppc64 with QMP: in qtest mode, or running a guest
+    under TCG (qtest=False, @machine options), wrapped by @wrapper."""
+
+    def __init__(self, binary, args, qtest=True, machine=PSERIES,
+                 wrapper=()):
+        self.tmp = tempfile.mkdtemp(prefix="check-pseries.")
+        qtest_path = os.path.join(self.tmp, "qtest")
+        qmp_path = os.path.join(self.tmp, "qmp")
+        self.stderr_path = os.path.join(self.tmp, "stderr")
+        paths = (qtest_path, qmp_path) if qtest else (qmp_path,)
+        cmd = list(wrapper) + [binary]
+        if qtest:
+            cmd += ["-qtest", "unix:" + qtest_path, "-accel", "qtest"]
+        else:
+            cmd += ["-accel", "tcg"]
+        cmd += ["-chardev", "socket,path=%s,id=qmp" % qmp_path,
+                "-mon", "chardev=qmp,mode=control", "-display", "none",
+                "-nodefaults", "-M", machine, "-m", "256M"] + args
+        listeners = []
+        for path in paths:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.listen(1)
+            s.settimeout(60)
+            listeners.append(s)
+        with open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            conns = [s.accept()[0].makefile("rw") for s in listeners]
+        except socket.timeout:
+            self.proc.kill()
+            raise Failure("QEMU did not connect: %s" % self.stderr().strip())
+        finally:
+            for s in listeners:
+                s.close()
+        self.qmp = conns[-1]
+        self.qtest = conns[0] if qtest else None
+        json.loads(self.qmp.readline())
+        self.command("qmp_capabilities")
+
+    def stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def command(self, name, **args):
+        self.qmp.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.qmp.flush()
+        while True:
+            rsp = json.loads(self.qmp.readline())
+            if "return" in rsp:
+                return rsp["return"]
+            if "error" in rsp:
+                raise Failure("%s: %s" % (name, rsp["error"]["desc"]))
+
+    def qtest_cmd(self, line):
+        self.qtest.write(line + "\n")
+        self.qtest.flush()
+        while True:
+            rsp = self.qtest.readline().split()
+            if not rsp:
+                raise Failure("qtest '%s': QEMU went away: %s" %
+                              (line, self.stderr().strip()))
+            if rsp[0] == "OK":
+                return rsp[1:]
+            if rsp[0] == "FAIL":
+                raise Failure("qtest '%s' failed: %s" % (line, rsp))
+
+    def writel(self, addr, val):
+        self.qtest_cmd("writel 0x%x 0x%x" % (addr, val))
+
+    def readl(self, addr):
+        return int(self.qtest_cmd("readl 0x%x" % addr)[0], 16)
+
+    # MMIO of little-endian PCI registers: the target is big endian.
+    def mmio_readl(self, bus_addr):
+        val = self.readl(bus_addr + MEM_CPU_OFFSET)
+        return struct.unpack("<I", struct.pack(">I", val))[0]
+
+    def mmio_writel(self, bus_addr, val):
+        val = struct.unpack(">I", struct.pack("<I", val))[0]
+        self.writel(bus_addr + MEM_CPU_OFFSET, val)
+
+    # PCI config space through RTAS, as the guest's firmware would; the
+    # argument and return buffers sit in guest RAM (big endian words).
+    def rtas(self, name, args, nret):
+        for i, a in enumerate(args):
+            self.writel(RTAS_ARGS + 4 * i, a)
+        self.qtest_cmd("rtas %s %d 0x%x %d 0x%x" %
+                       (name, len(args), RTAS_ARGS, nret, RTAS_RETS))
+        rets = [self.readl(RTAS_RETS + 4 * i) for i in range(nret)]
+        check(rets[0] == 0, "rtas %s %s: status %d" % (name, args, rets[0]))
+        return rets
+
+    def config_write(self, slot, reg, size, val):
+        self.rtas("ibm,write-pci-config",
+                  [(slot << 11) | reg, BUID >> 32, BUID & 0xffffffff, size,
+                   val], 1)
+
+    def config_read(self, slot, reg, size):
+        return self.rtas("ibm,read-pci-config",
+                         [(slot << 11) | reg, BUID >> 32, BUID & 0xffffffff,
+                          size], 2)[1]
+
+    def quit(self):
+        try:
+            self.command("quit")
+        except (Failure, OSError, ValueError):
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.mmap.restype = ctypes.c_void_p
+LIBC.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int, ctypes.c_long)
+LIBC.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+
+
+def sysfs_readl(bdf, bar, offset):
+    """The device's own register, through the sysfs resource (iomem=relaxed),
+    with one 32-bit load.  The mmap module refuses a page larger than a
+    sub-page BAR's file, the kernel maps it: libc's mmap."""
+    page = mmap.PAGESIZE
+    base = offset - offset % page
+    fd = os.open("/sys/bus/pci/devices/%s/resource%d" % (bdf, bar), os.O_RDONLY)
+    try:
+        addr = LIBC.mmap(None, page, mmap.PROT_READ, mmap.MAP_SHARED, fd, base)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise Failure("mmap of %s resource%d: %s" %
+                          (bdf, bar, os.strerror(ctypes.get_errno())))
+        try:
+            return ctypes.c_uint32.from_address(addr + offset - base).value
+        finally:
+            LIBC.munmap(addr, page)
+    finally:
+        os.close(fd)
+
+
+def find_bar(info, dev_id, nr):
+    for dev in info:
+        if dev.get("id") == dev_id:
+            for bar in dev["bars"]:
+                if bar["index"] == nr:
+                    return dev, bar
+    raise Failure("x-query-vfio has no BAR %d of %s" % (nr, dev_id))
+
+
+def describe(bar):
+    return ", ".join("0x%x-0x%x %s" % (r["offset"], r["offset"] + r["size"] - 1,
+                                       r.get("reason", r["kind"]))
+                     for r in bar["ranges"])
+
+
+def range_at(bar, offset):
+    for r in bar["ranges"]:
+        if r["offset"] <= offset < r["offset"] + r["size"]:
+            return r.get("reason", r["kind"])
+    return None
+
+
+def trapped_reads(qemu, dev_id, nr):
+    return find_bar(qemu.command("x-query-vfio"), dev_id, nr)[1]["trapped-reads"]
+
+
+def check_ranges(bar):
+    """The ranges start at 0, leave no gap and cover the BAR."""
+    at = 0
+    for r in bar["ranges"]:
+        check(r["offset"] == at, "ranges leave a gap at 0x%x: %s" % (at, describe(bar)))
+        check(r["kind"] == "direct" or r.get("reason"),
+              "trapped range at 0x%x has no reason" % r["offset"])
+        at += r["size"]
+    check(at >= bar["size"], "ranges end at 0x%x, before the BAR's end 0x%x" %
+          (at, bar["size"]))
+
+
+def check_reasons_true(qemu, dev_id, nr, bar, bdf, hidden=None):
+    """A read in each range is counted exactly when its reason says so, and
+    returns the device's own value where the device serves it; in @hidden
+    (offset, size), the MSI-X table, the kernel's vfio-pci reads all ones
+    through the device fd."""
+    for r in bar["ranges"]:
+        off = r["offset"]
+        if off >= bar["size"]:
+            continue
+        reason = r.get("reason", r["kind"])
+        before = trapped_reads(qemu, dev_id, nr)
+        qemu.mmio_readl(bar["address"] + off)
+        counted = trapped_reads(qemu, dev_id, nr) - before
+        check(counted == (1 if reason in COUNTED else 0),
+              "a read at +0x%x (%s) changed trapped-reads by %d" %
+              (off, reason, counted))
+        if reason in ("msix-emulated", "padding"):
+            continue
+        got = qemu.mmio_readl(bar["address"] + off)
+        if reason == "device-fd" and hidden and hidden[0] <= off < sum(hidden):
+            want = 0xffffffff
+        else:
+            want = sysfs_readl(bdf, nr, off)
+        check(got == want, "+0x%x (%s) reads 0x%x, want 0x%x" %
+              (off, reason, got, want))
+
+
+def check_msix_bar(qemu, devices, name, nr):
+    dev, bar = find_bar(qemu.command("x-query-vfio"), name, nr)
+    msix = dev.get("msix")
+    check(msix is not None, "%s reports no MSI-X" % name)
+    check(bar["size"] == 0x4000, "BAR %d is 0x%x bytes, not 16 KiB" % (nr, bar["size"]))
+    check(bar["size"] < dev["host-page-size"], "BAR %d is not sub-page" % nr)
+    check("address" in bar, "BAR %d is not mapped" % nr)
+    say("%s BAR%d (%s): %s" % (name, nr, bar["subpage"], describe(bar)))
+    check_ranges(bar)
+    check_page_rule(bar, dev["host-page-size"])
+    msix_bytes = {}
+    if msix["table-bar"] == nr:
+        msix_bytes["table"] = (msix["table-offset"], msix["entries"] * 16)
+    if msix["pba-bar"] == nr:
+        msix_bytes["pba"] = (msix["pba-offset"], (msix["entries"] + 63) // 64 * 8)
+    check(msix_bytes, "MSI-X is not in BAR %d" % nr)
+    # pseries sets vfio-no-msix-emulation (guests program MSI-X through
+    # RTAS): QEMU must not claim to emulate the structures there.
+    emulated = not qemu.command("qom-get", path="/machine",
+                                property="vfio-no-msix-emulation")
+    for what, (off, size) in msix_bytes.items():
+        for b in (off, off + size - 1):
+            reason = range_at(bar, b)
+            check((reason == "msix-emulated") == emulated,
+                  "MSI-X %s byte +0x%x is %s, but the machine %s MSI-X" %
+                  (what, b, reason, "emulates" if emulated else "does not emulate"))
+    # Bytes outside the MSI-X structures are not said to be emulated.
+    for r in bar["ranges"]:
+        if r.get("reason") != "msix-emulated":
+            continue
+        check(any(r["offset"] < off + size and off < r["offset"] + r["size"]
+                  for off, size in msix_bytes.values()),
+              "0x%x+0x%x is msix-emulated but holds no MSI-X structure" %
+              (r["offset"], r["size"]))
+    bdf = devices[name]
+    check_reasons_true(qemu, name, nr, bar, bdf, msix_bytes.get("table"))
+    # A guest's write to the table's first message data word stays in QEMU
+    # where the table is msix-emulated, is dropped by the kernel through
+    # the device fd (it hides the table), and reaches the device through
+    # QEMU's mapping of it.
+    if "table" in msix_bytes:
+        data = msix_bytes["table"][0] + 8
+        reason = range_at(bar, data)
+        host_before = sysfs_readl(bdf, nr, data)
+        val = host_before ^ 0x5a5a0001
+        qemu.mmio_writel(bar["address"] + data, val)
+        got = qemu.mmio_readl(bar["address"] + data)
+        host = sysfs_readl(bdf, nr, data)
+        if reason == "msix-emulated":
+            check(got == val, "the emulated MSI-X table lost the guest's write")
+            check(host == host_before,
+                  "a write to the msix-emulated table reached the device")
+        elif reason == "device-fd":
+            check(got == 0xffffffff and host == host_before,
+                  "the table through the device fd reads 0x%x, the device "
+                  "holds 0x%x (was 0x%x)" % (got, host, host_before))
+        else:
+            check(got == val and host == val,
+                  "a write to the table (%s) did not reach the device: it "
+                  "reads 0x%x, the device holds 0x%x" % (reason, got, host))
+
+
+def check_page_rule(bar, page):
+    """A direct range covers whole host pages at a page-aligned address."""
+    for r in bar["ranges"]:
+        if r["kind"] != "direct":
+            continue
+        start = bar["cpu-address"] + r["offset"]
+        check(start % page == 0 and r["size"] % page == 0,
+              "direct range 0x%x+0x%x is not whole %d KiB pages" %
+              (r["offset"], r["size"], page >> 10))
+
+
+def check_sdhci(qemu, devices, label):
+    dev, bar = find_bar(qemu.command("x-query-vfio"), "sdhci", 0)
+    region = [r for r in dev["regions"] if r["index"] == 0][0]
+    say("sdhci BAR0 (%s, region flags 0x%x): %s" %
+        (bar["subpage"], region["flags"], describe(bar)))
+    check(dev["host-page-size"] == 0x10000,
+          "host page is 0x%x, not 64 KiB" % dev["host-page-size"])
+    check_ranges(bar)
+    check_page_rule(bar, dev["host-page-size"])
+    if label == "pseries-b":
+        check(not region["flags"] & MMAP_FLAG,
+              "the kernel allows mmap of sdhci BAR0: its page is not shared")
+        check(bar["subpage"] == "no-mmap", "sdhci BAR0 is %s" % bar["subpage"])
+        check(range_at(bar, 0) == "device-fd", "sdhci +0 is %s" % range_at(bar, 0))
+        warning = ("vfio %s: BAR 0 (256 bytes) is trapped: the kernel does not "
+                   "allow mmap of its host page" % devices["sdhci"])
+        lines = [ln for ln in qemu.stderr().splitlines() if warning in ln]
+        check(len(lines) == 1, "want one no-mmap warning, stderr: %r" % qemu.stderr())
+    else:
+        check(region["flags"] & MMAP_FLAG, "no mmap of sdhci BAR0")
+        check(bar["subpage"] == "direct", "sdhci BAR0 is %s" % bar["subpage"])
+        check(range_at(bar, 0) == "direct", "sdhci +0 is %s" % range_at(bar, 0))
+        check(bar["ranges"][-1]["offset"] + bar["ranges"][-1]["size"] == 0x10000,
+              "direct sdhci BAR0 does not grow to its 64 KiB page")
+    check_reasons_true(qemu, "sdhci", 0, bar, devices["sdhci"])
+
+
+# The mailbox of tce-guest.S: word offsets and the words it writes.
+MAILBOX = 0x3000000
+MAILBOX_WORDS = 9
+TCE_GUEST_START = 0x5443454755455354     # "TCEGUEST"
+TCE_GUEST_DONE = 0x5443452d444f4e45      # "TCE-DONE"
+TCE_PAGES = 0x2000000
+INDIRECT_IOBA = 0x100000
+NPAGES = 512
+
+
+def read_mailbox(qemu):
+    out = qemu.command("human-monitor-command",
+                       **{"command-line": "xp /%dgx 0x%x" % (MAILBOX_WORDS, MAILBOX)})
+    words = [int(w, 16) for ln in out.splitlines() for w in ln.split(":")[1].split()]
+    check(len(words) == MAILBOX_WORDS, "xp printed %r" % out)
+    return words
+
+
+def ranges_union(pairs):
+    """Sorted, merged [start, end) ranges of the (start, end) @pairs."""
+    merged = []
+    for start, end in sorted(pairs):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [tuple(r) for r in merged]
+
+
+def check_tce(binary, devices, elf):
+    """tce-guest.S's TCE hypercalls map and unmap through the host's real
+    sPAPR TCE v2 container: QEMU's vfio_iommu_map_notify trace names the
+    IOVAs, strace shows the VFIO_IOMMU_MAP_DMA / UNMAP_DMA ioctls succeed."""
+    tmp = tempfile.mkdtemp(prefix="check-tce.")
+    trace = os.path.join(tmp, "trace")
+    strace = os.path.join(tmp, "strace")
+    qemu = Qemu(binary, ["-kernel", elf, "-device",
+                         "vfio-pci,host=%s,id=nic" % devices["e1000e"],
+                         "-D", trace, "-trace", "vfio_iommu_map_notify",
+                         "-trace", "vfio_spapr_create_window",
+                         "-trace", "vfio_prereg_register"],
+                qtest=False, machine=PSERIES + ",x-vof=on",
+                wrapper=("strace", "-f", "-qq", "-e", "trace=ioctl",
+                         "-o", strace))
+    try:
+        deadline = time.time() + 300
+        words = read_mailbox(qemu)
+        while words[8] != TCE_GUEST_DONE and time.time() < deadline:
+            time.sleep(1)
+            words = read_mailbox(qemu)
+    finally:
+        qemu.quit()
+    say("tce-guest mailbox: %s" % " ".join("%x" % w for w in words))
+    check(words[0] == TCE_GUEST_START, "the guest did not run (mailbox %x)" % words[0])
+    check(words[8] == TCE_GUEST_DONE, "the guest did not finish in 300 s")
+    for name, i in (("H_PUT_TCE", 1), ("H_PUT_TCE_INDIRECT", 2),
+                    ("H_GET_TCE", 3), ("H_STUFF_TCE", 5),
+                    ("H_PUT_TCE (unmap)", 7)):
+        check(words[i] == 0, "%s returned %d" % (name, words[i]))
+    last = TCE_PAGES + NPAGES * 0x1000 | 3
+    check(words[4] == last, "the last indirect TCE reads 0x%x, not 0x%x" %
+          (words[4], last))
+    check(words[6] == 0, "H_STUFF_TCE left TCE 0x%x" % words[6])
+
+    maps, unmaps = [], []
+    with open(trace) as f:
+        text = f.read()
+    for ln in text.splitlines():
+        if "vfio_iommu_map_notify" in ln:
+            op, start, end = ln.split("iommu ")[1].replace(" @ ", " ").replace(" - ", " ").split()
+            (maps if op == "MAP" else unmaps).append((int(start, 16), int(end, 16) + 1))
+    want = [(0, 0x1000), (INDIRECT_IOBA, INDIRECT_IOBA + NPAGES * 0x1000)]
+    check("vfio_spapr_create_window" in text or "vfio_prereg_register" in text,
+          "no sPAPR container set-up in the trace")
+    check(ranges_union(maps) == want, "mapped IOVAs %s, want %s" %
+          (ranges_union(maps), want))
+    check(ranges_union(unmaps) == want, "unmapped IOVAs %s, want %s" %
+          (ranges_union(unmaps), want))
+    with open(strace) as f:
+        calls = f.read()
+    ioctls = {}
+    for op in ("VFIO_IOMMU_MAP_DMA", "VFIO_IOMMU_UNMAP_DMA"):
+        lines = [ln for ln in calls.splitlines() if op + "," in ln]
+        failed = [ln for ln in lines if not ln.rstrip().endswith("= 0")]
+        check(not failed, "%s failed: %s" % (op, failed[:2]))
+        ioctls[op] = len(lines)
+    say("tce-guest: %d maps, %d unmaps traced; %d MAP_DMA, %d UNMAP_DMA ioctls" %
+        (len(maps), len(unmaps), ioctls["VFIO_IOMMU_MAP_DMA"],
+         ioctls["VFIO_IOMMU_UNMAP_DMA"]))
+    check(ioctls["VFIO_IOMMU_MAP_DMA"] >= len(ranges_union(maps)) and
+          ioctls["VFIO_IOMMU_UNMAP_DMA"] >= 1,
+          "strace shows %s for %d traced maps" % (ioctls, len(maps)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--qemu", required=True, help="ppc64le qemu-system-ppc64")
+    ap.add_argument("--label", required=True, help="pseries-a or pseries-b")
+    ap.add_argument("--tce-guest", help="tce-guest.S built: run it too")
+    opts = ap.parse_args()
+    global LABEL
+    name = LABEL = "check-64k[%s]" % opts.label
+    results = []
+
+    def report(what, fn, *args):
+        try:
+            fn(*args)
+            results.append(True)
+            print("ok - %s %s" % (name, what))
+        except Failure as e:
+            results.append(False)
+            print("not ok - %s %s\n# | %s" % (name, what, e))
+        sys.stdout.flush()
+
+    devices = dict(p.split("=", 1) for p in
+                   os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    missing = [n for n in LAYOUT if n not in devices]
+    if missing:
+        print("not ok - %s devices bound # %s not bound to vfio-pci" %
+              (name, " ".join(missing)))
+        return 1
+    args = []
+    for n, (slot, _) in LAYOUT.items():
+        args += ["-device", "vfio-pci,host=%s,id=%s,addr=%02x.0" %
+                 (devices[n], n, slot)]
+    t0 = time.time()
+    try:
+        qemu = Qemu(opts.qemu, args)
+    except Failure as e:
+        print("not ok - %s start\n# | %s" % (name, e))
+        return 1
+    try:
+        def place():
+            for n, (slot, bars) in LAYOUT.items():
+                for nr, (addr, is64) in bars.items():
+                    qemu.config_write(slot, 0x10 + 4 * nr, 4, addr)
+                    if is64:
+                        qemu.config_write(slot, 0x14 + 4 * nr, 4, 0)
+                cmd = qemu.config_read(slot, PCI_COMMAND, 2)
+                qemu.config_write(slot, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY)
+        report("place BARs through RTAS", place)
+        report("sdhci BAR0 (256 B)", check_sdhci, qemu, devices, opts.label)
+        for n, nr in MSIX_BARS:
+            report("%s BAR%d (16 KiB, MSI-X) sub-page ranges" % (n, nr),
+                   check_msix_bar, qemu, devices, n, nr)
+    finally:
+        qemu.quit()
+    say("%.1fs" % (time.time() - t0))
+    if opts.tce_guest:
+        t0 = time.time()
+        LABEL = name = "check-tce[%s]" % opts.label
+        report("H_PUT_TCE, H_PUT_TCE_INDIRECT, H_STUFF_TCE on the default window",
+               check_tce, opts.qemu, devices, opts.tce_guest)
+        say("%.1fs" % (time.time() - t0))
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+#!/bin/sh
+# run-qtests.sh - run qtests inside a test-bed L1 and print one TAP line per case.
+#
+#   run-qtests.sh LABEL QEMU-BINARY QTEST-DIR TEST...
+#
+# Runs each QTEST-DIR/TEST with QTEST_QEMU_BINARY=QEMU-BINARY (an L1 runs it
+# in its chroot: check-system.sh passes it to run-in-l1.sh); TEST,ARG,...
+# passes ARGs too (e.g. vfio-subpage-test,-p,/ppc64/vfio/subpage/pvpanic).
+# It prints "# qtest TEST[LABEL]", then its cases as "ok - TEST[LABEL] /path" or
+# "not ok - ...", "not ok - TEST[LABEL] ran no test case" when it printed
+# none and "not ok - TEST[LABEL] exited with status N" when it failed,
+# followed by the last lines of its other output as "# | LINE".
+# Skips stay "ok ... # SKIP": the caller decides what they count as.
+# Always exits 0; the lines are the result.
+set -u
+
+[ $# -ge 4 ] || { sed -n '3,/^set -u/s/^# \{0,1\}//p' "$0" | sed '$d' >&2; exit 2; }
+label=$1 qemu=$2 dir=$3
+shift 3
+tap=${TMPDIR:-/tmp}/run-qtests.$$
+for run in "$@"; do
+    t=${run%%,*}
+    args=
+    [ "$t" = "$run" ] || args=$(echo "${run#*,}" | tr , ' ')
+    echo "# qtest ${t}[$label]${args:+ $args}"
+    # shellcheck disable=SC2086  # ARGs hold no spaces
+    QTEST_QEMU_BINARY=$qemu "$dir/$t" --tap $args >"$tap" 2>&1
+    rc=$?
+    sed -nE "s#^(not ok|ok) [0-9]+ #\1 - ${t}[$label] #p" "$tap"
+    grep -qE "^(not )?ok " "$tap" ||
+        echo "not ok - ${t}[$label] ran no test case"
+    if [ $rc != 0 ]; then
+        echo "not ok - ${t}[$label] exited with status $rc"
+        grep -vE "^(not )?ok " "$tap" | tail -n 15 | sed 's/^/# | /'
+    fi
+done
+rm -f "$tap"
