@@ -70,9 +70,9 @@ check-qtest: all
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(UPSTREAM_QTESTS))
 	tests/upstream-qtests.sh $(QEMU_BUILD)
 
-check-system: all
+check-system: all cross-ppc64le
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(VFIO_QTESTS))
-	tests/testbed/check-system.sh --build $(BUILD)
+	tests/testbed/check-system.sh --build $(BUILD) --cross $(CROSS_BUILD)
 
 # Configures only when the source tree or the sysroot changed (stamp in
 # $(CROSS_BUILD)); compiles with the same ccache as the host build.

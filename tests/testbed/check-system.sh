@@ -1,13 +1,20 @@
 #!/bin/bash
 # check-system.sh - the test-bed tier of `make check` (make check-system).
 #
-#   check-system.sh --build BUILD-DIR
+#   check-system.sh --build BUILD-DIR [--cross CROSS-DIR]
 #
 # 1. check-probe.sh boots the x86, pseries-a and pseries-b L1s and asserts
 #    on what the kernel's vfio-pci reports (vfio-probe JSON);
 # 2. one x86 L1 runs every vfio qtest (tests/qtest/vfio-*-test.c, built in
 #    BUILD-DIR) against BUILD-DIR's qemu-system-x86_64 and real vfio-pci,
-#    then those in $ppc64_qtests again against qemu-system-ppc64 -M pseries.
+#    then those in $ppc64_qtests again against qemu-system-ppc64 -M pseries;
+# 3. with --cross (make cross-ppc64le's build-ppc64le), the pseries-a and
+#    pseries-b L1s (64 KiB pages, sPAPR TCE v2 IOMMU) run the ppc64le
+#    build of those qtests and of $pseries_upstream against CROSS-DIR's
+#    ppc64le qemu-system-ppc64, in a chroot on its sysroot, and
+#    check-pseries.py, which asserts on the 64 KiB-only sub-page cases and
+#    (pseries-a) runs tce-guest.S's TCE hypercalls against the real sPAPR
+#    TCE v2 container.
 # Prints one ok / not ok line per test case, named test[arch], and ends with
 # "N passed, M failed" after a line "# R test-bed retries": the L1 runs
 # retried once because their kernel oopsed or panicked (lib.sh: l1_retry),
@@ -16,22 +23,28 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-build=
+build='' cross=''
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$(cd "${2?--build needs a directory}" && pwd); shift ;;
+    --cross) cross=$(cd "${2?--cross needs a directory}" && pwd); shift ;;
     -h|--help) sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
     esac
     shift
 done
-[ -n "$build" ] || die "usage: check-system.sh --build BUILD-DIR"
+[ -n "$build" ] || die "usage: check-system.sh --build BUILD-DIR [--cross CROSS-DIR]"
 for arch in x86_64 ppc64; do
     [ -x "$build/qemu-system-$arch" ] ||
         die "$build/qemu-system-$arch is missing; run make first"
 done
 # The vfio qtests that also know the pseries machine.
 ppc64_qtests="vfio-subpage-test"
+# Upstream qtests run in the pseries L1s too, with the ppc64le build.
+pseries_upstream="rtas-test device-plug-test"
+if [ -n "$cross" ] && { [ ! -x "$cross/qemu-system-ppc64" ] || [ ! -s "$cross/SYSROOT" ]; }; then
+    die "$cross/qemu-system-ppc64 is missing; run make cross-ppc64le first"
+fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/vfio-direct-system.XXXXXX")
 trap 'rm -f "$log" "$log.raw" "$log.retries"' EXIT
@@ -51,33 +64,57 @@ echo "# probe: x86, pseries-a, pseries-b"
     tee "$log" || true
 count
 
+# record WHAT RC: the result lines of an L1 run (in $log.raw) whose status
+# was RC; a skip counts as a failure.
+record() {
+    sed 's/^ok - \(.*\) # SKIP/not ok - \1 # skipped in the test bed/' "$log.raw" |
+        grep -E '^(ok|not ok|# qtest|# \||# check-|run-(in-)?l1\.sh: )' | tee "$log" || true
+    count
+    if [ "$2" != 0 ]; then
+        echo "not ok - the $1 L1 running the qtests ended with status $2"
+        failed=$((failed + 1))
+    fi
+}
+run_qtests=$TESTBED_DIR/run-qtests.sh
+
 # iomem=relaxed lets the qtests read the devices' registers through sysfs
 # as an oracle while vfio-pci owns them.
 qtests=$(cd "$build/qemu/tests/qtest" && ls vfio-*-test)
-runs=$(for t in $qtests; do echo "x86_64:$t"; done
-       for t in $ppc64_qtests; do echo "ppc64:$t"; done)
-echo "# qtests in the x86 L1: $(echo $runs)"
+echo "# qtests in the x86 L1: ${qtests//$'\n'/ } and for ppc64: $ppc64_qtests"
 run_child "$TESTBED_DIR/run-in-l1.sh" --append iomem=relaxed --timeout 900 \
     x86 -- /bin/sh -c '
-        build=$0
-        for run in "$@"; do
-            arch=${run%%:*} t=${run#*:}
-            echo "# qtest $t[$arch]"
-            QTEST_QEMU_BINARY=$build/qemu-system-$arch \
-                "$build/qemu/tests/qtest/$t" --tap >/tmp/tap 2>&1
-            rc=$?
-            sed -nE "s#^(not ok|ok) [0-9]+ #\1 - $t[$arch] #p" /tmp/tap
-            grep -qE "^(not )?ok " /tmp/tap ||
-                echo "not ok - $t[$arch] ran no test case"
-            [ $rc = 0 ] || echo "not ok - $t[$arch] exited with status $rc"
-        done' "$build" $runs >"$log.raw" 2>&1 && rc=0 || rc=$?
-sed 's/^ok - \(.*\) # SKIP/not ok - \1 # skipped in the test bed/' "$log.raw" |
-    grep -E '^(ok|not ok|# qtest|run-(in-)?l1\.sh: )' | tee "$log" || true
-count
-if [ "$rc" != 0 ]; then
-    echo "not ok - the x86 L1 running the qtests ended with status $rc"
-    failed=$((failed + 1))
-fi
+        "$0" x86_64 "$1/qemu-system-x86_64" "$1/qemu/tests/qtest" $2
+        "$0" ppc64 "$1/qemu-system-ppc64" "$1/qemu/tests/qtest" $3' \
+    "$run_qtests" "$build" "$qtests" "$ppc64_qtests" >"$log.raw" 2>&1 &&
+    rc=0 || rc=$?
+record x86 "$rc"
+
+# The pseries tier: the ppc64le build in a chroot on its sysroot (shared
+# at its own path), on 64 KiB pages with the sPAPR TCE v2 IOMMU.
+sysroot=
+[ -z "$cross" ] || sysroot=$(cat "$cross/SYSROOT")
+for machine in ${cross:+pseries-a pseries-b}; do
+    # The TCE hypercall guest needs one L1 only.  vfio-subpage-test does
+    # not know yet a host page the kernel refuses to map: on pseries-b,
+    # where sdhci BAR0 shares e1000e BAR3's page, its cases of the other
+    # devices run, and check-pseries.py asserts sdhci's no-mmap state.
+    tce='' qtests=$ppc64_qtests
+    if [ "$machine" = pseries-a ]; then
+        tce="--tce-guest $cross/tce-guest.elf"
+    else
+        qtests=${qtests/vfio-subpage-test/vfio-subpage-test,-p,/ppc64/vfio/subpage/i6300esb,-p,/ppc64/vfio/subpage/pvpanic}
+    fi
+    echo "# qtests in the $machine L1 (ppc64le build): $qtests $pseries_upstream check-pseries${tce:+ (with tce-guest)}"
+    run_child "$TESTBED_DIR/run-in-l1.sh" --share "sysroot=$sysroot" \
+        --append "iomem=relaxed vfio_direct.chroot=1 vfio_direct.sysroot=$sysroot" \
+        --timeout 1200 "$machine" -- /bin/sh -c '
+            "$0" "$1" "$2/qemu-system-ppc64" "$2/qemu/tests/qtest" $3
+            echo "# qtest check-pseries[$1]"
+            python3 "$4" --qemu "$2/qemu-system-ppc64" --label "$1" $5' \
+        "$run_qtests" "$machine" "$cross" "$qtests $pseries_upstream" \
+        "$TESTBED_DIR/check-pseries.py" "$tce" >"$log.raw" 2>&1 && rc=0 || rc=$?
+    record "$machine" "$rc"
+done
 
 echo "# $(wc -l <"$VFIO_DIRECT_RETRY_LOG") test-bed retries"
 echo "$passed passed, $failed failed"
