@@ -180,16 +180,35 @@ static void test_trap_counter(void)
     guest_stop(&g);
 }
 
+/* Start QEMU with -device @dev: it must fail with one line, @expected. */
+static void assert_realize_fails(const char *dev, const char *expected)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    const char *argv[] = {
+        g_getenv("QTEST_QEMU_BINARY"), "-M", "q35", "-accel", "qtest",
+        "-nodefaults", "-display", "none", "-device", dev, NULL
+    };
+    int status;
+
+    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL,
+                          &out, &err, &status, NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    if (!g_str_has_suffix(err, expected)) {
+        g_assert_cmpstr(err, ==, expected);
+    }
+    g_assert_cmpint(strchr(err, '\n') - err + 1, ==, strlen(err));
+}
+
 /* A host device bound to another driver: one line naming the fix. */
 static void test_bad_host(void)
 {
     g_autoptr(GDir) dir = g_dir_open("/sys/bus/pci/devices", 0, NULL);
     g_autofree char *bdf = NULL;
     g_autofree char *driver = NULL;
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
+    g_autofree char *dev = NULL;
+    g_autofree char *expected = NULL;
     const char *name;
-    int status;
 
     /* The test bed's 9p shares sit on virtio-pci devices. */
     while (!bdf && dir && (name = g_dir_read_name(dir))) {
@@ -207,24 +226,52 @@ static void test_bad_host(void)
         return;
     }
 
-    {
-        g_autofree char *dev = g_strdup_printf("vfio-pci,host=%s", bdf);
-        g_autofree char *expected =
-            g_strdup_printf("vfio %s: host device is bound to %s, not to "
-                            "vfio-pci; bind it to vfio-pci (e.g. 'driverctl "
-                            "set-override %s vfio-pci')\n", bdf, driver, bdf);
-        const char *argv[] = {
-            g_getenv("QTEST_QEMU_BINARY"), "-M", "q35", "-accel", "qtest",
-            "-nodefaults",
-            "-display", "none", "-device", dev, NULL
-        };
+    dev = g_strdup_printf("vfio-pci,host=%s", bdf);
+    expected = g_strdup_printf("vfio %s: host device is bound to %s, not to "
+                               "vfio-pci; bind it to vfio-pci (e.g. "
+                               "'driverctl set-override %s vfio-pci')\n",
+                               bdf, driver, bdf);
+    assert_realize_fails(dev, expected);
+}
 
-        g_assert(g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL,
-                              &out, &err, &status, NULL));
-        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-        g_assert_true(g_str_has_suffix(err, expected));
-        g_assert_cmpint(strchr(err, '\n') - err + 1, ==, strlen(err));
+/* One write(2) to a sysfs attribute (no temporary file, no rename). */
+static void sysfs_write(const char *path, const char *val)
+{
+    int fd = open(path, O_WRONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, val, strlen(val)), ==, strlen(val));
+    close(fd);
+}
+
+/* A host device bound to no driver at all (pci-testdev, unbound here). */
+static void test_unbound_host(void)
+{
+    const char *names[] = { "testdev", NULL };
+    const char *bdf = vfio_qtest_host("testdev");
+    g_autofree char *dev = NULL;
+    g_autofree char *expected = NULL;
+    g_autofree char *link = NULL;
+    g_autofree char *target = NULL;
+
+    if (!vfio_qtest_require(names)) {
+        return;
     }
+    sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf);
+
+    dev = g_strdup_printf("vfio-pci,host=%s", bdf);
+    expected = g_strdup_printf("vfio %s: host device is not bound to any "
+                               "driver; bind it to vfio-pci (e.g. "
+                               "'driverctl set-override %s vfio-pci')\n",
+                               bdf, bdf);
+    assert_realize_fails(dev, expected);
+
+    /* Its driver_override is still vfio-pci: probing binds it back. */
+    sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+    link = g_strdup_printf("/sys/bus/pci/devices/%s/driver", bdf);
+    target = g_file_read_link(link, NULL);
+    g_assert_nonnull(target);
+    g_assert_true(g_str_has_suffix(target, "/vfio-pci"));
 }
 
 int main(int argc, char **argv)
@@ -235,5 +282,6 @@ int main(int argc, char **argv)
     qtest_add_func("/vfio/pci/e1000e/bar0-direct", test_bar0_direct);
     qtest_add_func("/vfio/pci/e1000e/trap-counter", test_trap_counter);
     qtest_add_func("/vfio/pci/bad-host", test_bad_host);
+    qtest_add_func("/vfio/pci/unbound-host", test_unbound_host);
     return g_test_run();
 }

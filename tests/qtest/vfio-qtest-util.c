@@ -128,3 +128,119 @@ uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
     close(fd);
     return val;
 }
+
+/* One section of a flat view, as "info mtree -f" prints it. */
+typedef struct FlatSection {
+    uint64_t start, end, offset;
+    char type[16];
+    char *name;
+} FlatSection;
+
+/*
+ * Find the section holding @addr in the flat view of the "memory"
+ * address space.  Lines look like "  START-END (prio 1, ramd): NAME @OFFSET"
+ * (hexadecimal, 16 digits each) where " @OFFSET", the offset in the
+ * region, is printed when not zero.
+ */
+static bool flat_section_at(QTestState *qts, uint64_t addr, FlatSection *fs)
+{
+    g_autofree char *out = qtest_hmp(qts, "info mtree -f");
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    bool in_memory = false;
+
+    for (int i = 0; lines[i]; i++) {
+        const char *line = lines[i];
+        const char *name, *at;
+        int prio, n = 0;
+
+        if (g_str_has_prefix(line, "FlatView ")) {
+            in_memory = false;
+        } else if (strstr(line, " AS \"memory\",")) {
+            in_memory = true;
+        }
+        if (!in_memory ||
+            sscanf(line, " %" SCNx64 "-%" SCNx64 " (prio %d, %15[^)]): %n",
+                   &fs->start, &fs->end, &prio, fs->type, &n) < 4 || !n ||
+            addr < fs->start || addr > fs->end) {
+            continue;
+        }
+        name = line + n;
+        at = strstr(name, " @");
+        fs->offset = at ? g_ascii_strtoull(at + 2, NULL, 16) : 0;
+        fs->name = at ? g_strndup(name, at - name) : g_strdup(name);
+        g_strchomp(fs->name);
+        return true;
+    }
+    return false;
+}
+
+char *vfio_qtest_flat_section(QTestState *qts, uint64_t addr,
+                              uint64_t *start, uint64_t *end)
+{
+    FlatSection fs;
+
+    if (!flat_section_at(qts, addr, &fs)) {
+        return NULL;
+    }
+    *start = fs.start;
+    *end = fs.end;
+    return fs.name;
+}
+
+bool vfio_qtest_page_is_direct(QTestState *qts, uint64_t addr)
+{
+    uint64_t page = qemu_real_host_page_size();
+    uint64_t base = QEMU_ALIGN_DOWN(addr, page);
+    FlatSection fs;
+    bool direct;
+
+    if (!flat_section_at(qts, base, &fs)) {
+        return false;
+    }
+    direct = (!strcmp(fs.type, "ram") || !strcmp(fs.type, "ramd")) &&
+             fs.start <= base && fs.end >= base + page - 1 &&
+             (fs.offset + base - fs.start) % page == 0;
+    g_free(fs.name);
+    return direct;
+}
+
+char *vfio_qtest_listener_ram(const char *log, uint64_t addr, int *count)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *needle = g_strdup_printf("region_add [ram] 0x%" PRIx64
+                                              " - ", addr);
+    const char *at, *last = NULL;
+    int n = 0;
+
+    g_assert_true(g_file_get_contents(log, &out, NULL, NULL));
+    for (at = strstr(out, needle); at; at = strstr(at + 1, needle)) {
+        last = at;
+        n++;
+    }
+    if (count) {
+        *count = n;
+    }
+    /* "region_add [ram] 0xSTART - 0xEND [0xVADDR]" */
+    last = last ? strchr(last + strlen(needle), '[') : NULL;
+    return last ? g_strndup(last, strcspn(last, "]\n") + 1) : NULL;
+}
+
+int vfio_qtest_vfio_fds(pid_t pid)
+{
+    g_autofree char *dir_path = g_strdup_printf("/proc/%d/fd", pid);
+    g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+    const char *name;
+    int n = 0;
+
+    g_assert_nonnull(dir);
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *link = g_build_filename(dir_path, name, NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        if (target && (g_str_has_prefix(target, "/dev/vfio/") ||
+                       strstr(target, "[vfio-device]"))) {
+            n++;
+        }
+    }
+    return n;
+}

@@ -31,4 +31,34 @@ const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset);
 uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
                                    unsigned size);
 
+/*
+ * The independent oracle of direct mappings: is the host page at CPU
+ * address @addr something KVM maps into the guest?  Judged from the
+ * flat view of the memory address space ("info mtree -f") by KVM's
+ * page rule: one ram or ram-device section covers the whole page, at
+ * an offset in its region that keeps the page aligned.  QEMU 10.0's
+ * "info mtree -f" leaks a reference to every flat view that several
+ * address spaces share, so a device it has seen is never finalized:
+ * do not use it where a test unplugs a device.
+ */
+bool vfio_qtest_page_is_direct(QTestState *qts, uint64_t addr);
+
+/*
+ * Name of the flat-view section of the memory address space that holds
+ * CPU address @addr, and its bounds; NULL when nothing does.
+ */
+char *vfio_qtest_flat_section(QTestState *qts, uint64_t addr,
+                              uint64_t *start, uint64_t *end);
+
+/*
+ * vfio's memory listener, traced to @log by QEMU's
+ * "-trace vfio_listener_region_add_ram -D @log": the host address of its
+ * last RAM mapping that starts at @addr (what KVM would have been given,
+ * as "[0x...]"), NULL if none; *@count, unless NULL, counts them all.
+ */
+char *vfio_qtest_listener_ram(const char *log, uint64_t addr, int *count);
+
+/* File descriptors of process @pid open on /dev/vfio nodes or devices. */
+int vfio_qtest_vfio_fds(pid_t pid);
+
 #endif /* TESTS_QTEST_VFIO_QTEST_UTIL_H */
