@@ -22,9 +22,12 @@ debarch=$(deb_arch "$arch")
 # Modules whose load (with their dependencies) gives vfio-pci and 9p shares;
 # vfio's softdep adds the IOMMU backend (type1 on x86, spapr_tce on ppc64).
 # On x86, kvm-amd too: TCG's -cpu max has SVM, so an L2 QEMU can use KVM
-# and real exits can be counted.
+# and real exits can be counted; on pseries kvm-hv (nested KVM-HV).
 ROOT_MODULES="vfio-pci 9pnet_virtio 9p"
 [ "$debarch" = amd64 ] && ROOT_MODULES="$ROOT_MODULES kvm-amd"
+# On pseries, kvm-hv: it loads when the L1 runs with cap-nested-hv=on
+# (run-l1.sh --nested-kvm) and fails harmlessly otherwise.
+[ "$debarch" = ppc64el ] && ROOT_MODULES="$ROOT_MODULES kvm-hv"
 
 kdir=$("$TESTBED_DIR/fetch-kernel.sh" "$arch")
 kver=$(ls "$kdir/usr/lib/modules")

@@ -29,7 +29,7 @@
 #          --verbose        show the guest console and run-l1.sh's messages
 #                           (hidden unless the guest gives no result or
 #                           faults);
-#          --timeout, --append, --share: as for run-l1.sh.
+#          --timeout, --append, --share, --nested-kvm: as for run-l1.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -44,6 +44,7 @@ while [ $# -gt 0 ]; do
     -e) envs+=("${2?}"); shift ;;
     --out) outdir=${2?}; shift ;;
     --timeout|--append|--share) l1args+=("$1" "${2?}"); shift ;;
+    --nested-kvm) l1args+=("$1") ;;
     --verbose) quiet= ;;
     --) die "missing MACHINE before --" ;;
     -h|--help) usage ;;

@@ -29,6 +29,9 @@
 #   --shell           interactive shell on the console after the command
 #                     (instead of the probe when there is no --run)
 #   --timeout SEC     hard limit (default 300 for x86, 600 for pseries)
+#   --nested-kvm      pseries: cap-nested-hv=on, so that kvm-hv loads in the
+#                     L1 and an L2 can run under -accel kvm (the x86 L1 has
+#                     kvm-amd always)
 #   --quiet           keep the console in the log; print it only on failure
 #   --devices         print NAME=BDF for the machine and exit
 #
@@ -49,6 +52,7 @@ usage() {
 }
 
 append='' run='' chroot='' outdir='' shell='' timeout_s='' quiet='' list_devices=''
+nested_hv=''
 extra_shares=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
     --shell) shell=1 ;;
     --timeout) timeout_s=${2?}; shift ;;
     --quiet) quiet=1 ;;
+    --nested-kvm) nested_hv=,cap-nested-hv=on ;;
     --devices) list_devices=1 ;;
     -h|--help) usage ;;
     -*) die "unknown option $1" ;;
@@ -172,7 +177,7 @@ amd64)
     ;;
 *)
     # shellcheck disable=SC2054
-    qargs+=(-M pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off
+    qargs+=(-M "pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off$nested_hv"
             -cpu POWER9 -device spapr-pci-host-bridge,index=1,id=phb1)
     cmdline="console=hvc0"
     dev_bus=pci.0 share_bus=phb1.0 share_slot=1
