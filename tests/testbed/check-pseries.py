@@ -1,33 +1,46 @@
 #!/usr/bin/env python3
-"""check-pseries.py - the sub-page cases only 64 KiB host pages show (pseries L1).
+"""check-pseries.py - the pseries checks of our ppc64le build (pseries L1).
 
 Runs inside a pseries L1 of the test bed (check-system.sh, in the chroot on
 the cross build's sysroot) and starts the given ppc64le qemu-system-ppc64 in
 qtest mode with -M pseries and the test bed's sdhci, e1000e, nvme and
 qemu-xhci assigned with vfio-pci (VFIO_DIRECT_DEVICES names their BDFs).  It
 places their BARs itself through RTAS config accesses, each on its own
-64 KiB page, and asserts on x-query-vfio:
+64 KiB page, and asserts on x-query-vfio (check-64k[LABEL]):
 
   * QEMU runs with 64 KiB host pages;
   * the 16 KiB BARs that hold MSI-X structures (nvme BAR0 with its table at
     +0x2000, e1000e BAR3, qemu-xhci BAR0) are sub-page there: their ranges
     cover the BAR from offset 0 without gaps, every trapped range has a
-    reason, and the MSI-X table and PBA bytes are msix-emulated (or direct);
+    reason, a direct range covers whole 64 KiB pages, and the MSI-X table
+    and PBA bytes are msix-emulated exactly when the machine emulates MSI-X
+    (pseries sets vfio-no-msix-emulation: guests program it through RTAS);
   * each reason is true: a read in a device-fd, mmap or padding range is
     counted in trapped-reads, a read elsewhere is not; a register read
-    returns the device's own value (read through sysfs); a write to the
-    MSI-X table where it is msix-emulated stays in QEMU (the device's own
-    table, read through sysfs, does not change);
-  * sdhci BAR0 (256 bytes) is direct on pseries-a, where the L1 kernel gave
-    it a page of its own, and on pseries-b, where its host page is shared
-    with e1000e BAR3 and the kernel refuses the mmap, trapped as no-mmap
-    with the one-line warning, its bytes served through the device fd.
+    returns the device's own value (read through sysfs), or all ones in the
+    MSI-X table through the device fd (the kernel hides it there); a write
+    to the table's first message data word stays in QEMU where it is
+    msix-emulated, is dropped through the device fd, and reaches the
+    device through QEMU's mapping of the BAR (partial-page);
+  * sdhci BAR0 (256 bytes) is direct and grown to its 64 KiB page on
+    pseries-a, where the L1 kernel gave it a page of its own; on pseries-b,
+    where its host page is shared with e1000e BAR3 and the kernel refuses
+    the mmap, it is trapped as no-mmap with the one-line warning, its bytes
+    served through the device fd.
 
-Prints one "ok - check-64k[LABEL] NAME" or "not ok - ..." line per check
-(a failing one followed by "# | WHY"), and each BAR's ranges as
-"# check-64k[LABEL]: DEVICE BARn (STATE): OFFSETS REASON, ..."; exits 1 when
-a check failed.  Needs iomem=relaxed in the L1 (sysfs reads of bound
-devices).
+With --tce-guest ELF (tce-guest.S built) it also boots that no-OS guest
+under TCG with -M pseries,x-vof=on and e1000e assigned, inside strace
+(check-tce[LABEL]): the guest's H_PUT_TCE, H_PUT_TCE_INDIRECT (512 entries)
+and H_STUFF_TCE calls on the PHB's default DMA window must succeed (its RAM
+mailbox, read over QMP), QEMU's vfio_iommu_map_notify trace must map and
+unmap exactly those IOVAs, and strace must show the VFIO_IOMMU_MAP_DMA and
+UNMAP_DMA ioctls on the real sPAPR TCE v2 container returning 0.
+
+Prints one "ok - check-64k[LABEL] NAME" (or check-tce) or "not ok - ..."
+line per check (a failing one followed by "# | WHY"), and each BAR's
+ranges as "# check-64k[LABEL]: DEVICE BARn (STATE): OFFSETS REASON, ...";
+exits 1 when a check failed.  Needs iomem=relaxed in the L1 (sysfs reads
+of bound devices).
 """
 
 import argparse
