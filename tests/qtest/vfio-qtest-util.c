@@ -11,6 +11,9 @@
 #include "qobject/qlist.h"
 #include "vfio-qtest-util.h"
 
+/* include/linux/ioport.h, as /sys/bus/pci/devices/BDF/resource shows it */
+#define IORESOURCE_MEM 0x00000200
+
 const char *vfio_qtest_host(const char *name)
 {
     static GHashTable *devices;
@@ -96,13 +99,41 @@ const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset)
     return "none";
 }
 
+bool vfio_qtest_sysfs_bar(const char *bdf, int bar, uint64_t *start,
+                          uint64_t *size)
+{
+    g_autofree char *path =
+        g_strdup_printf("/sys/bus/pci/devices/%s/resource", bdf);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    uint64_t end, flags;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL)) {
+        return false;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    if (g_strv_length(lines) <= bar ||
+        sscanf(lines[bar], "%" SCNx64 " %" SCNx64 " %" SCNx64,
+               start, &end, &flags) != 3 || !(flags & IORESOURCE_MEM) ||
+        end <= *start) {
+        return false;
+    }
+    *size = end - *start + 1;
+    return true;
+}
+
 uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
                                    unsigned size)
 {
     g_autofree char *path =
         g_strdup_printf("/sys/bus/pci/devices/%s/resource%d", bdf, bar);
     uint64_t page = qemu_real_host_page_size();
-    uint64_t base = QEMU_ALIGN_DOWN(offset, page);
+    uint64_t start, bar_size, base;
+
+    /* The mapping starts at the host page holding the BAR */
+    g_assert_true(vfio_qtest_sysfs_bar(bdf, bar, &start, &bar_size));
+    offset += start % page;
+    base = QEMU_ALIGN_DOWN(offset, page);
     uint8_t *map;
     uint32_t val;
     int fd;

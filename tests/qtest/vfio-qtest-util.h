@@ -27,6 +27,13 @@ QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar);
 /* The reason of the range of @bar_info that holds @offset ("direct"). */
 const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset);
 
+/*
+ * Where the host kernel placed memory BAR @bar of host device @bdf (from
+ * sysfs); false when it is not a memory BAR.
+ */
+bool vfio_qtest_sysfs_bar(const char *bdf, int bar, uint64_t *start,
+                          uint64_t *size);
+
 /* Read @size bytes at @offset of BAR @bar of host device @bdf via sysfs. */
 uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
                                    unsigned size);

@@ -84,7 +84,7 @@ x86)
 i6300esb 04.0 i6300esb
 e1000e 05.0 e1000e,romfile=
 pvpanic 06.0 pvpanic-pci
-testdev 07.0 pci-testdev
+testdev 07.0 pci-testdev,membar=0x800
 nvme 08.0 nvme,drive=nvme0,serial=vfio-direct
 xhci 09.0 qemu-xhci"
     ;;
