@@ -529,7 +529,7 @@ static void test_padding(void)
                                   "placed another region in its host page*");
         g_test_trap_assert_stderr_unmatched("*(256 bytes) is trapped: "
                                             "another*");
-        g_test_trap_assert_stderr_unmatched("*failed*");
+        g_test_trap_assert_stderr_unmatched("*vfio_region_*) failed*");
         return;
     }
     if (!pair_start(&g, "on", NULL, &sd, &pv)) {
@@ -609,7 +609,7 @@ static void test_intx_padding(void)
     if (!g_test_subprocess()) {
         g_test_trap_subprocess(NULL, 0, 0);
         g_test_trap_assert_passed();
-        g_test_trap_assert_stderr_unmatched("*failed*");
+        g_test_trap_assert_stderr_unmatched("*vfio_region_*) failed*");
         return;
     }
     dev = single_start(&g, d, "x-bar-page-align=on");
@@ -821,24 +821,27 @@ static void test_two_bars(void)
 /*
  * D3hot and back to D0 with a neighbour placed in the page meanwhile:
  * the PCI core unmaps and remaps the BAR on the PMCSR writes, and the
- * remapped BAR must not come back page-sized over the neighbour
+ * remapped BAR must not come back page-sized over the neighbour.  The
+ * neighbour is an emulated device (QEMU's own pci-testdev), whose BAR
+ * write no vfio code sees, so only the PMCSR write can catch it
  * (eepro100: a 4 KiB BAR0 and a PM capability, so 64 KiB hosts only).
  */
 static void test_d3_neighbour(void)
 {
-    const SubpageDevice *pv = &devices[2];
     uint64_t page = host_page_size();
+    uint64_t nb = WINDOW + page / 2;
     g_autofree QPCIDevice *ee = NULL;
-    g_autofree QPCIDevice *pvdev = NULL;
+    g_autofree QPCIDevice *testdev = NULL;
+    g_autofree char *section = NULL;
+    uint64_t start, end;
     uint8_t pm;
     Guest g;
 
     guest_start(&g, "-device vfio-pci,host=%s,id=ee,addr=04.0,"
-                "x-bar-page-align=off -device vfio-pci,host=%s,id=pv,"
-                "addr=05.0,x-bar-page-align=off",
-                vfio_qtest_host("eepro100"), vfio_qtest_host("pvpanic"));
+                "x-bar-page-align=off -device pci-testdev,addr=05.0",
+                vfio_qtest_host("eepro100"));
     ee = guest_device(&g, 4);
-    pvdev = guest_device(&g, 5);
+    testdev = guest_device(&g, 5);
     pm = qpci_find_capability(ee, PCI_CAP_ID_PM, 0);
     g_assert_cmpuint(pm, !=, 0);
 
@@ -847,14 +850,17 @@ static void test_d3_neighbour(void)
 
     qpci_config_writew(ee, pm + PCI_PM_CTRL, 3);    /* D3hot */
     assert_bar(&g, "ee", UNMAPPED, "unmapped", 0, "none");
-    bar_place(pvdev, WINDOW + page / 2);
+    bar_place(testdev, nb);
     qpci_config_writew(ee, pm + PCI_PM_CTRL, 0);    /* D0 */
 
     assert_bar(&g, "ee", WINDOW, "page-shared", 0, "mmap");
-    assert_bar(&g, "pv", WINDOW + page / 2, "unaligned", 0, "mmap");
-    read_matches(&g, pv, WINDOW + page / 2, 10);
+    section = vfio_qtest_flat_section(g.qts, cpu_address(nb), &start, &end);
+    g_assert_nonnull(section);
+    g_assert_true(g_str_has_prefix(section, "pci-testdev"));
 
-    bar_decode(pvdev, false);
+    bar_decode(testdev, false);
+    qpci_config_writew(ee, pm + PCI_PM_CTRL, 3);
+    qpci_config_writew(ee, pm + PCI_PM_CTRL, 0);
     assert_bar(&g, "ee", WINDOW, "direct", 0, "direct");
     guest_stop(&g);
 }
@@ -915,7 +921,7 @@ int main(int argc, char **argv)
         host_subpage_bar("testdev", 2, NULL)) {
         qtest_add_func("/vfio/subpage/two-bars", test_two_bars);
     }
-    if (host_subpage_bar("eepro100", 0, NULL) && vfio_qtest_host("pvpanic")) {
+    if (host_subpage_bar("eepro100", 0, NULL)) {
         qtest_add_func("/vfio/subpage/d3-neighbour", test_d3_neighbour);
     }
 

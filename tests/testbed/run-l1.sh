@@ -94,9 +94,10 @@ pseries-a|pseries-b)
     small="sdhci 01.0 sdhci-pci
 i6300esb 02.0 i6300esb
 pvpanic 03.0 pvpanic-pci
-testdev 04.0 pci-testdev"
+testdev 04.0 pci-testdev,membar=0x800"
     big="nvme 06.0 nvme,drive=nvme0,serial=vfio-direct
-xhci 07.0 qemu-xhci"
+xhci 07.0 qemu-xhci
+eepro100 08.0 i82559er,romfile="
     if [ "$machine" = pseries-a ]; then
         devices="$small
 e1000e 05.0 e1000e,romfile=
@@ -106,7 +107,7 @@ $big"
 sdhci 02.0 sdhci-pci
 i6300esb 03.0 i6300esb
 pvpanic 04.0 pvpanic-pci
-testdev 05.0 pci-testdev
+testdev 05.0 pci-testdev,membar=0x800
 $big"
     fi
     ;;
