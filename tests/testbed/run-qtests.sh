@@ -5,7 +5,9 @@
 #
 # Runs each QTEST-DIR/TEST with QTEST_QEMU_BINARY=QEMU-BINARY (an L1 runs it
 # in its chroot: check-system.sh passes it to run-in-l1.sh); TEST,ARG,...
-# passes ARGs too (e.g. vfio-subpage-test,-p,/ppc64/vfio/subpage/pvpanic).
+# passes ARGs too (e.g. vfio-subpage-test,-p,/ppc64/vfio/subpage/pvpanic),
+# and TEST,-x,REGEX runs every case TEST lists (-l) but those matching the
+# extended REGEX.
 # It prints "# qtest TEST[LABEL]", then its cases as "ok - TEST[LABEL] /path" or
 # "not ok - ...", "not ok - TEST[LABEL] ran no test case" when it printed
 # none and "not ok - TEST[LABEL] exited with status N" when it failed,
@@ -22,6 +24,13 @@ for run in "$@"; do
     t=${run%%,*}
     args=
     [ "$t" = "$run" ] || args=$(echo "${run#*,}" | tr , ' ')
+    case $args in
+    "-x "*)
+        args=$(QTEST_QEMU_BINARY=$qemu "$dir/$t" -l | grep '^/' |
+               grep -vE "${args#-x }" | sed 's/^/-p /' | tr '\n' ' ')
+        [ -n "$args" ] || { echo "not ok - ${t}[$label] no case left to run"; continue; }
+        ;;
+    esac
     echo "# qtest ${t}[$label]${args:+ $args}"
     # shellcheck disable=SC2086  # ARGs hold no spaces
     QTEST_QEMU_BINARY=$qemu "$dir/$t" --tap $args >"$tap" 2>&1
