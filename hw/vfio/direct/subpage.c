@@ -154,7 +154,7 @@ void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr)
     VFIODirectBar *dbar = &vdev->direct.bars[nr];
     uint64_t page_size = qemu_real_host_page_size();
     g_autofree char *name = NULL;
-    bool granted;
+    bool granted, migratable;
 
     dbar->state = VFIO_SUBPAGE_STATE_NOT_SUBPAGE;
     if (!vfio_direct_subpage_candidate(vdev, nr)) {
@@ -163,9 +163,12 @@ void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr)
     dbar->state = VFIO_SUBPAGE_STATE_UNMAPPED;
 
     granted = vfio_direct_subpage_mmap_granted(bar);
+    migratable = vfio_direct_subpage_migratable(vdev);
     dbar->page_align =
         vfio_direct_subpage_page_align(vdev->direct.bar_page_align, granted,
-                                       vfio_direct_subpage_migratable(vdev));
+                                       migratable);
+    trace_vfio_direct_subpage_register(vdev->vbasedev.name, nr, bar->size,
+                                       granted, migratable, dbar->page_align);
 
     /* Below the mmap, which upstream attached at priority 0 */
     name = g_strdup_printf("%s BAR %d trap", vdev->vbasedev.name, nr);
