@@ -6,12 +6,15 @@
 #   make base-build  the same base without our overlay (for benchmarks)
 #   make cross-ppc64le  qemu-system-ppc64 and the qtests for ppc64le hosts
 #                    (the pseries test bed runs them), in build-ppc64le/
+#   make cross-ppc64le-base  the base's qemu-system-ppc64 for ppc64le
+#                    (for make bench), in build-base-ppc64le/
 #   make bench       our build against the base, in one test-bed run
 #   make clean       remove the build folders (caches are kept)
 
 BUILD := build
 BASE_BUILD := build-base
 CROSS_BUILD := build-ppc64le
+CROSS_BASE_BUILD := build-base-ppc64le
 QEMU_BUILD := $(BUILD)/qemu
 SYSTEMS := qemu-system-x86_64 qemu-system-ppc64
 NINJA := ninja
@@ -41,7 +44,7 @@ BASE_HASH := $(call config_hash,base/build-fixes/*.patch)
 BASE_STAMP := $(BASE_BUILD)/configured-$(BASE_HASH)
 
 .PHONY: all deps demo check check-unit check-qtest check-system \
-        base-build bench clean cross-ppc64le
+        base-build bench clean cross-ppc64le cross-ppc64le-base
 
 all: deps $(CONFIG_STAMP)
 	@scripts/overlay.sh $(BUILD)/src
@@ -90,8 +93,25 @@ $(BASE_STAMP):
 	./configure --without-overlay --build-dir=$(BASE_BUILD)
 	touch $@
 
-bench: all base-build
+bench: all base-build cross-ppc64le cross-ppc64le-base
 	tests/bench/run.sh --build $(BUILD) --base $(BASE_BUILD)
+	tests/bench/run-pseries.sh --build $(CROSS_BUILD) --base $(CROSS_BASE_BUILD)
+
+cross-ppc64le-base: base-build
+	scripts/cross-ppc64le.sh --build-dir $(CROSS_BASE_BUILD) --src $(BASE_BUILD)/src
+	$(NINJA) -C $(CROSS_BASE_BUILD)/qemu qemu-system-ppc64
 
 clean:
-	rm -rf $(BUILD) $(BASE_BUILD) $(CROSS_BUILD)
+	rm -rf $(BUILD) $(BASE_BUILD) $(CROSS_BUILD) $(CROSS_BASE_BUILD)
+
+# A long run of the BAR fuzzer (tests/qtest/vfio-fuzz-test.c) in the x86
+# test bed: FUZZ_SEEDS (list or FIRST-LAST) and FUZZ_OPS (per seed).
+FUZZ_SEEDS ?= 1-40
+FUZZ_OPS ?= 50000
+.PHONY: fuzz
+fuzz: all
+	$(NINJA) -C $(QEMU_BUILD) tests/qtest/vfio-fuzz-test
+	tests/testbed/run-in-l1.sh --append iomem=relaxed --timeout 14400 \
+		x86 -- /bin/sh -c 'VFIO_FUZZ_SEEDS=$(FUZZ_SEEDS) \
+		VFIO_FUZZ_OPS=$(FUZZ_OPS) QTEST_QEMU_BINARY=$$0/qemu-system-x86_64 \
+		$$0/qemu/tests/qtest/vfio-fuzz-test --tap' $(CURDIR)/$(BUILD)

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""pseries-subpage.py - real MMIO exits of a sub-page BAR on 64 KiB pages.
+
+Runs inside a pseries L1 of the test bed (run-pseries.sh, in the chroot on
+the cross build's sysroot, the L1 booted with nested KVM-HV).  For each
+--qemu NAME=BINARY (a ppc64le qemu-system-ppc64: ours, the base) it boots a
+Linux L2 under -accel kvm with the L1's sdhci, i6300esb and pvpanic passed
+through (vfio-pci), SLOF placing their BARs, and pseries-l2-init.c as its
+whole initramfs.  That program loads sdhci register 0x40 in timed loops;
+around each loop this script counts the real KVM_EXIT_MMIO exits of the
+L2 (QEMU's kvm_run_exit trace events with reason 6: KVM-HV leaves its
+mmio_exits statistic at 0) and, on our build, sdhci BAR0's trapped-reads
+(x-query-vfio).
+
+With the base, SLOF packs the three small BARs into one 64 KiB page, so KVM
+cannot map sdhci and every load exits; ours reports each BAR as a host page
+(x-bar-page-align=auto) so each gets its own and sdhci is direct.
+
+Prints, per build, the BAR layout the L2 saw and one line per loop
+"NAME loop I: L loads, E mmio exits, T trapped reads, R loads/s", then
+"NAME: median R loads/s, E mmio exits per loop" and the ratio lines.
+Exits 1 when an L2 gave no result.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PSERIES = ("pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,"
+           "cap-ccf-assist=off")
+DEVICES = ("sdhci", "i6300esb", "pvpanic")
+PAGE = 0x10000
+
+
+class L2:
+    """One L2 QEMU under KVM: its console lines and its QMP monitor."""
+
+    def __init__(self, binary, kernel, initrd, append, devices, timeout):
+        self.tmp = tempfile.mkdtemp(prefix="pseries-subpage.")
+        path = os.path.join(self.tmp, "qmp")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        listener.settimeout(60)
+        args = [binary, "-accel", "kvm", "-M", PSERIES, "-m", "512M",
+                "-smp", "1", "-nodefaults", "-display", "none",
+                "-serial", "stdio",
+                "-chardev", "socket,path=%s,id=qmp" % path,
+                "-mon", "chardev=qmp,mode=control",
+                "-kernel", kernel, "-initrd", initrd, "-append", append,
+                "-trace", "kvm_run_exit", "-D", os.path.join(self.tmp, "trace")]
+        for n in DEVICES:
+            args += ["-device", "vfio-pci,host=%s,id=%s" % (devices[n], n)]
+        self.deadline = time.time() + timeout
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     errors="replace")
+        try:
+            self.qmp = listener.accept()[0].makefile("rw")
+        finally:
+            listener.close()
+        json.loads(self.qmp.readline())
+        self.command("qmp_capabilities")
+
+    def command(self, name, **args):
+        self.qmp.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.qmp.flush()
+        while True:
+            rsp = json.loads(self.qmp.readline())
+            if "return" in rsp:
+                return rsp["return"]
+            if "error" in rsp:
+                return None
+
+    def line(self):
+        """The next console line, or None at the end or the deadline."""
+        while time.time() < self.deadline:
+            ln = self.proc.stdout.readline()
+            if not ln:
+                return None
+            ln = ln.strip()
+            if ln:
+                return ln
+        return None
+
+    def mmio_exits(self):
+        """KVM_EXIT_MMIO exits so far: QEMU's kvm_run_exit trace events
+        with reason 6 (KVM-HV's own mmio_exits statistic stays 0)."""
+        with open(os.path.join(self.tmp, "trace")) as f:
+            return sum(1 for ln in f if "kvm_run_exit" in ln and
+                       ln.rstrip().endswith("reason 6"))
+
+    def trapped_reads(self):
+        rsp = self.command("x-query-vfio")
+        for dev in rsp or []:
+            if dev.get("id") == "sdhci":
+                return [b for b in dev["bars"] if b["index"] == 0][0]["trapped-reads"]
+        return None
+
+    def stop(self):
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_build(name, binary, opts, devices):
+    append = ("console=hvc0 iomem=relaxed quiet panic=-1 bench.loads=%d "
+              "bench.rounds=%d" % (opts.loads, opts.rounds))
+    t0 = time.time()
+    l2 = L2(binary, opts.kernel, opts.initrd, append, devices, opts.timeout)
+    bars, loops, before, log = {}, [], None, []
+    try:
+        while True:
+            ln = l2.line()
+            if ln is None:
+                break
+            log.append(ln)
+            words = ln.split()
+            if words[0] == "BENCH-BAR":
+                bars[words[1]] = (int(words[3], 16), int(words[4], 16))
+            elif words[0] == "BENCH-READY":
+                print("# %s: L2 ready after %.1fs" % (name, time.time() - t0))
+            elif words[0] == "BENCH-BEGIN":
+                before = (l2.mmio_exits(), l2.trapped_reads())
+            elif words[0] == "BENCH-END" and before:
+                exits = l2.mmio_exits() - before[0]
+                tr = l2.trapped_reads()
+                tr = None if tr is None else tr - before[1]
+                ns = int(words[2])
+                loops.append((exits, tr, opts.loads * 1e9 / ns))
+                print("%s loop %s: %d loads, %d mmio exits, %s trapped reads, "
+                      "%.0f loads/s" % (name, words[1], opts.loads, exits,
+                                        "-" if tr is None else tr, loops[-1][2]))
+            elif words[0] in ("BENCH-DONE", "BENCH-ERROR"):
+                if words[0] == "BENCH-ERROR":
+                    print("# %s: %s" % (name, ln))
+                break
+    finally:
+        l2.stop()
+    for n, (start, size) in sorted(bars.items(), key=lambda b: b[1]):
+        print("# %s: %s BAR0 at 0x%x (0x%x bytes, 64 KiB page 0x%x)" %
+              (name, n, start, size, start & ~(PAGE - 1)))
+    if len(loops) != opts.rounds:
+        print("# %s: no result; last console lines:" % name)
+        for ln in log[-15:]:
+            print("#   %s" % ln)
+        return None
+    pages = {start & ~(PAGE - 1) for start, _ in bars.values()}
+    packed = len(pages) < len(bars)
+    rate = statistics.median(r for _, _, r in loops)
+    exits = statistics.median(e for e, _, _ in loops)
+    print("%s: median %.0f loads/s, %d mmio exits per %d loads, BARs %s (%.0fs)" %
+          (name, rate, exits, opts.loads, "packed" if packed else "on their own pages",
+           time.time() - t0))
+    return rate, exits
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--qemu", action="append", required=True,
+                    help="NAME=qemu-system-ppc64 (repeat; the first is ours)")
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--loads", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--timeout", type=int, default=600, help="per L2")
+    opts = ap.parse_args()
+    devices = dict(p.split("=", 1) for p in
+                   os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    missing = [n for n in DEVICES if n not in devices]
+    if missing:
+        print("pseries-subpage: %s not bound to vfio-pci" % " ".join(missing))
+        return 1
+    if not os.path.exists("/dev/kvm"):
+        print("pseries-subpage: no /dev/kvm in the L1 (nested KVM-HV off?)")
+        return 1
+    results = []
+    for spec in opts.qemu:
+        name, binary = spec.split("=", 1)
+        results.append((name, run_build(name, binary, opts, devices)))
+    if any(r is None for _, r in results):
+        return 1
+    (ours, (our_rate, our_exits)) = results[0]
+    for name, (rate, exits) in results[1:]:
+        print("ratio %s/%s: %.1fx loads/s, mmio exits %d vs %d per %d loads" %
+              (ours, name, our_rate / rate, our_exits, exits, opts.loads))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

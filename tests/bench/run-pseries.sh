@@ -1,0 +1,82 @@
+#!/bin/bash
+# run-pseries.sh - real MMIO exits on 64 KiB pages: ours against the base, in one pseries L1.
+#
+#   tests/bench/run-pseries.sh [--build DIR] [--base DIR] [--loads N]
+#                              [--rounds R] [--timeout SEC]
+#
+# Builds the L2's initramfs (pseries-l2-init.c, static, as /init) into
+# DIR/bench, boots one pseries-a test-bed L1 with nested KVM-HV
+# (run-in-l1.sh --nested-kvm) in the chroot on DIR's ppc64el sysroot, and
+# runs pseries-subpage.py there: one Linux L2 per build under -accel kvm
+# with sdhci, i6300esb and pvpanic passed through, SLOF placing their BARs,
+# counting KVM's mmio_exits around loops of loads from sdhci's BAR.  Prints
+# a block per build and the ratio lines; the output is also kept in
+# DIR/bench/pseries-subpage.txt.
+#
+#   --build DIR    our ppc64le build (default: build-ppc64le, make cross-ppc64le)
+#   --base DIR     the base's (default: build-base-ppc64le, make cross-ppc64le-base)
+#   --loads N      loads per loop (default 2000: a trapped load costs ms here)
+#   --rounds R     loops per build; the median counts (default 3)
+#   --timeout SEC  limit for the whole L1 run (default 1500)
+#
+# Both build folders must be inside this repository (the L1 sees it at its
+# host path); the L2 kernel is the L1's own, shared from the cache.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/testbed/lib.sh"
+testbed=$repo/tests/testbed
+
+usage() {
+    sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0" | sed '$d' >&2
+    exit 2
+}
+
+build=build-ppc64le base=build-base-ppc64le loads=2000 rounds=3 timeout_s=1500
+while [ $# -gt 0 ]; do
+    case $1 in
+    --build) build=${2?}; shift ;;
+    --base) base=${2?}; shift ;;
+    --loads) loads=${2?}; shift ;;
+    --rounds) rounds=${2?}; shift ;;
+    --timeout) timeout_s=${2?}; shift ;;
+    -h|--help) usage ;;
+    *) die "unknown argument $1 (see --help)" ;;
+    esac
+    shift
+done
+case $loads$rounds$timeout_s in ''|*[!0-9]*) die "--loads, --rounds and --timeout want numbers" ;; esac
+
+for d in build base; do
+    dir=${!d}
+    case $dir in /*) ;; *) dir=$repo/$dir ;; esac
+    [ -x "$dir/qemu-system-ppc64" ] ||
+        die "no $dir/qemu-system-ppc64 (make cross-ppc64le cross-ppc64le-base)"
+    dir=$(cd "$dir" && pwd)
+    case $dir/ in "$repo"/*) ;; *) die "$dir is not inside $repo" ;; esac
+    printf -v "$d" %s "$dir"
+done
+sysroot=$(cat "$build/SYSROOT")
+
+# The L2: the L1's kernel, and an initramfs that is our one program.
+out=$build/bench
+mkdir -p "$out/l2/dev"
+note "building the L2 initramfs"
+powerpc64le-linux-gnu-gcc -static -O2 -Wall -Wextra -o "$out/l2/init" \
+    "$repo/tests/bench/pseries-l2-init.c" ||
+    die "building pseries-l2-init.c with powerpc64le-linux-gnu-gcc failed"
+(cd "$out/l2" && find . -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$out/l2.cpio.gz"
+kdir=$("$testbed/fetch-kernel.sh" ppc64el-64k)
+kernel=$(ls "$kdir"/boot/vmlinux-*)
+
+note "one pseries-a L1 with nested KVM-HV: ours ($build), base ($base)"
+rc=0
+run_child "$testbed/run-in-l1.sh" --nested-kvm --timeout "$timeout_s" \
+    --share "sysroot=$sysroot" --share "kernel=$kdir" \
+    --append "iomem=relaxed vfio_direct.chroot=1 vfio_direct.sysroot=$sysroot" \
+    pseries-a -- python3 "$repo/tests/bench/pseries-subpage.py" \
+    --qemu "ours=$build/qemu-system-ppc64" --qemu "base=$base/qemu-system-ppc64" \
+    --kernel "$kernel" --initrd "$out/l2.cpio.gz" \
+    --loads "$loads" --rounds "$rounds" | tee "$out/pseries-subpage.txt" || rc=$?
+exit "$rc"
