@@ -7,6 +7,8 @@
 
 #include "qemu/osdep.h"
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include "qemu/bswap.h"
 #include "qobject/qlist.h"
 #include "vfio-qtest-util.h"
@@ -160,55 +162,102 @@ uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
     return val;
 }
 
-/* One section of a flat view, as "info mtree -f" prints it. */
-typedef struct FlatSection {
-    uint64_t start, end, offset;
-    char type[16];
-    char *name;
-} FlatSection;
-
 /*
- * Find the section holding @addr in the flat view of the "memory"
- * address space.  Lines look like "  START-END (prio 1, ramd): NAME @OFFSET"
- * (hexadecimal, 16 digits each) where " @OFFSET", the offset in the
- * region, is printed when not zero.
+ * Parse one line of "info mtree -f", tracking in *@in_memory whether it
+ * is in the flat view of the "memory" address space.  Section lines look
+ * like "  START-END (prio 1, ramd): NAME @OFFSET" (hexadecimal, 16 digits
+ * each) where " @OFFSET", the offset in the region, is printed when not
+ * zero.  True, with *@fs filled (free its name), for a section line.
  */
-static bool flat_section_at(QTestState *qts, uint64_t addr, FlatSection *fs)
+static bool flat_line_parse(const char *line, bool *in_memory,
+                            VFIOQtestSection *fs)
+{
+    const char *name, *at;
+    int prio, n = 0;
+
+    if (g_str_has_prefix(line, "FlatView ")) {
+        *in_memory = false;
+    } else if (strstr(line, " AS \"memory\",")) {
+        *in_memory = true;
+    }
+    if (!*in_memory ||
+        sscanf(line, " %" SCNx64 "-%" SCNx64 " (prio %d, %15[^)]): %n",
+               &fs->start, &fs->end, &prio, fs->type, &n) < 4 || !n) {
+        return false;
+    }
+    name = line + n;
+    at = strstr(name, " @");
+    fs->offset = at ? g_ascii_strtoull(at + 2, NULL, 16) : 0;
+    fs->name = at ? g_strndup(name, at - name) : g_strdup(name);
+    g_strchomp(fs->name);
+    return true;
+}
+
+GArray *vfio_qtest_flat_view(QTestState *qts)
 {
     g_autofree char *out = qtest_hmp(qts, "info mtree -f");
     g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    GArray *sections = g_array_new(false, false, sizeof(VFIOQtestSection));
     bool in_memory = false;
 
     for (int i = 0; lines[i]; i++) {
-        const char *line = lines[i];
-        const char *name, *at;
-        int prio, n = 0;
+        VFIOQtestSection fs;
 
-        if (g_str_has_prefix(line, "FlatView ")) {
-            in_memory = false;
-        } else if (strstr(line, " AS \"memory\",")) {
-            in_memory = true;
+        if (flat_line_parse(lines[i], &in_memory, &fs)) {
+            g_array_append_val(sections, fs);
         }
-        if (!in_memory ||
-            sscanf(line, " %" SCNx64 "-%" SCNx64 " (prio %d, %15[^)]): %n",
-                   &fs->start, &fs->end, &prio, fs->type, &n) < 4 || !n ||
-            addr < fs->start || addr > fs->end) {
-            continue;
-        }
-        name = line + n;
-        at = strstr(name, " @");
-        fs->offset = at ? g_ascii_strtoull(at + 2, NULL, 16) : 0;
-        fs->name = at ? g_strndup(name, at - name) : g_strdup(name);
-        g_strchomp(fs->name);
-        return true;
     }
-    return false;
+    return sections;
+}
+
+void vfio_qtest_flat_view_free(GArray *sections)
+{
+    for (guint i = 0; i < sections->len; i++) {
+        g_free(g_array_index(sections, VFIOQtestSection, i).name);
+    }
+    g_array_free(sections, true);
+}
+
+bool vfio_qtest_section_direct_page(const VFIOQtestSection *s,
+                                    uint64_t *page)
+{
+    uint64_t size = qemu_real_host_page_size();
+    uint64_t first = ROUND_UP(s->start, size);
+
+    /* The page and its offset in the region must both be aligned */
+    if ((strcmp(s->type, "ram") && strcmp(s->type, "ramd")) ||
+        (s->offset - s->start) % size || first < s->start ||
+        first + size - 1 > s->end) {
+        return false;
+    }
+    *page = first;
+    return true;
+}
+
+/* Find the section holding @addr in the flat view of "memory". */
+static bool flat_section_at(QTestState *qts, uint64_t addr,
+                            VFIOQtestSection *fs)
+{
+    GArray *sections = vfio_qtest_flat_view(qts);
+    bool found = false;
+
+    for (guint i = 0; i < sections->len && !found; i++) {
+        VFIOQtestSection *s = &g_array_index(sections, VFIOQtestSection, i);
+
+        if (addr >= s->start && addr <= s->end) {
+            *fs = *s;
+            fs->name = g_strdup(s->name);
+            found = true;
+        }
+    }
+    vfio_qtest_flat_view_free(sections);
+    return found;
 }
 
 char *vfio_qtest_flat_section(QTestState *qts, uint64_t addr,
                               uint64_t *start, uint64_t *end)
 {
-    FlatSection fs;
+    VFIOQtestSection fs;
 
     if (!flat_section_at(qts, addr, &fs)) {
         return NULL;
@@ -222,7 +271,7 @@ bool vfio_qtest_page_is_direct(QTestState *qts, uint64_t addr)
 {
     uint64_t page = qemu_real_host_page_size();
     uint64_t base = QEMU_ALIGN_DOWN(addr, page);
-    FlatSection fs;
+    VFIOQtestSection fs;
     bool direct;
 
     if (!flat_section_at(qts, base, &fs)) {
@@ -254,6 +303,56 @@ char *vfio_qtest_listener_ram(const char *log, uint64_t addr, int *count)
     /* "region_add [ram] 0xSTART - 0xEND [0xVADDR]" */
     last = last ? strchr(last + strlen(needle), '[') : NULL;
     return last ? g_strndup(last, strcspn(last, "]\n") + 1) : NULL;
+}
+
+int vfio_qtest_socket(void)
+{
+    g_autofree char *path = g_strdup_printf("%s/qtest-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *name;
+
+    g_assert_nonnull(dir);
+    while ((name = g_dir_read_name(dir))) {
+        struct sockaddr_un addr;
+        socklen_t len = sizeof(addr);
+        int fd = atoi(name), listening = 1;
+        socklen_t optlen = sizeof(listening);
+
+        /* The connection, not the socket libqtest listened on */
+        if (!getsockname(fd, (struct sockaddr *)&addr, &len) &&
+            addr.sun_family == AF_UNIX && !strcmp(addr.sun_path, path) &&
+            !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+                        &optlen) && !listening) {
+            return fd;
+        }
+    }
+    return -1;
+}
+
+char **vfio_qtest_batch(int fd, const GString *commands, int n)
+{
+    g_autoptr(GString) in = g_string_new(NULL);
+    char buf[4096];
+    int lines = 0;
+
+    if (!n) {
+        return g_new0(char *, 1);
+    }
+    g_assert_cmpint(qemu_write_full(fd, commands->str, commands->len), ==,
+                    commands->len);
+    while (lines < n) {
+        ssize_t got = read(fd, buf, sizeof(buf));
+
+        g_assert_cmpint(got, >, 0);
+        for (ssize_t i = 0; i < got; i++) {
+            lines += buf[i] == '\n';
+        }
+        g_string_append_len(in, buf, got);
+    }
+    g_assert_cmpint(lines, ==, n);
+    g_string_truncate(in, in->len - 1);
+    return g_strsplit(in->str, "\n", -1);
 }
 
 int vfio_qtest_vfio_fds(pid_t pid)

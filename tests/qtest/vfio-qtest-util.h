@@ -57,6 +57,29 @@ bool vfio_qtest_page_is_direct(QTestState *qts, uint64_t addr);
 char *vfio_qtest_flat_section(QTestState *qts, uint64_t addr,
                               uint64_t *start, uint64_t *end);
 
+/* One section of the flat view of the memory address space. */
+typedef struct VFIOQtestSection {
+    uint64_t start, end;        /* inclusive bounds, CPU addresses */
+    uint64_t offset;            /* of @start in its memory region */
+    char type[16];              /* "ram", "ramd", "i/o", "rom", ... */
+    char *name;                 /* of its memory region */
+} VFIOQtestSection;
+
+/*
+ * Every section of the flat view of the memory address space ("info
+ * mtree -f", so the reference leak above applies), in address order;
+ * free with vfio_qtest_flat_view_free().
+ */
+GArray *vfio_qtest_flat_view(QTestState *qts);
+void vfio_qtest_flat_view_free(GArray *sections);
+
+/*
+ * Does section @s hold a host page that KVM maps into the guest (by the
+ * page rule of vfio_qtest_page_is_direct())?  Its address in *@page.
+ */
+bool vfio_qtest_section_direct_page(const VFIOQtestSection *s,
+                                    uint64_t *page);
+
 /*
  * vfio's memory listener, traced to @log by QEMU's
  * "-trace vfio_listener_region_add_ram -D @log": the host address of its
@@ -64,6 +87,21 @@ char *vfio_qtest_flat_section(QTestState *qts, uint64_t addr,
  * as "[0x...]"), NULL if none; *@count, unless NULL, counts them all.
  */
 char *vfio_qtest_listener_ram(const char *log, uint64_t addr, int *count);
+
+/*
+ * The qtest connection of this process's QEMU, found by its address
+ * (libqtest's qtest-PID.sock), or -1.  A test may send a batch of qtest
+ * commands on it between libqtest calls, when the socket is idle: one
+ * round trip for many commands, which matters where a round trip costs
+ * milliseconds (a QEMU inside a TCG guest).
+ */
+int vfio_qtest_socket(void);
+
+/*
+ * Send the @n qtest commands in @commands (one a line) on @fd at once
+ * and return their @n answers, in order (g_strfreev them).
+ */
+char **vfio_qtest_batch(int fd, const GString *commands, int n);
 
 /* File descriptors of process @pid open on /dev/vfio nodes or devices. */
 int vfio_qtest_vfio_fds(pid_t pid);
