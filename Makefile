@@ -115,15 +115,3 @@ fuzz: all
 		x86 -- /bin/sh -c 'VFIO_FUZZ_SEEDS=$(FUZZ_SEEDS) \
 		VFIO_FUZZ_OPS=$(FUZZ_OPS) QTEST_QEMU_BINARY=$$0/qemu-system-x86_64 \
 		$$0/qemu/tests/qtest/vfio-fuzz-test --tap' $(CURDIR)/$(BUILD)
-
-# A long run of the BAR fuzzer (tests/qtest/vfio-fuzz-test.c) in the x86
-# test bed: FUZZ_SEEDS (list or FIRST-LAST) and FUZZ_OPS (per seed).
-FUZZ_SEEDS ?= 1-40
-FUZZ_OPS ?= 50000
-.PHONY: fuzz
-fuzz: all
-	$(NINJA) -C $(QEMU_BUILD) tests/qtest/vfio-fuzz-test
-	tests/testbed/run-in-l1.sh --append iomem=relaxed --timeout 14400 \
-		x86 -- /bin/sh -c 'VFIO_FUZZ_SEEDS=$(FUZZ_SEEDS) \
-		VFIO_FUZZ_OPS=$(FUZZ_OPS) QTEST_QEMU_BINARY=$$0/qemu-system-x86_64 \
-		$$0/qemu/tests/qtest/vfio-fuzz-test --tap' $(CURDIR)/$(BUILD)
