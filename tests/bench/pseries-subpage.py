@@ -23,7 +23,6 @@ Exits 1 when an L2 gave no result.
 """
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -31,6 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "testbed"))
+import qmp  # noqa: E402  (tests/testbed/qmp.py)
 
 PSERIES = ("pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,"
            "cap-ccf-assist=off")
@@ -66,18 +69,10 @@ class L2:
             self.qmp = listener.accept()[0].makefile("rw")
         finally:
             listener.close()
-        json.loads(self.qmp.readline())
-        self.command("qmp_capabilities")
+        qmp.greet(self.qmp)
 
     def command(self, name, **args):
-        self.qmp.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.qmp.flush()
-        while True:
-            rsp = json.loads(self.qmp.readline())
-            if "return" in rsp:
-                return rsp["return"]
-            if "error" in rsp:
-                return None
+        return qmp.execute(self.qmp, name, **args).get("return")
 
     def line(self):
         """The next console line, or None at the end or the deadline."""

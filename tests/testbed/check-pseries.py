@@ -45,7 +45,6 @@ of bound devices).
 
 import argparse
 import ctypes
-import json
 import mmap
 import os
 import socket
@@ -54,6 +53,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import qmp
 
 PSERIES = ("pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,"
            "cap-ccf-assist=off")
@@ -138,22 +139,17 @@ class Qemu:
                 s.close()
         self.qmp = conns[-1]
         self.qtest = conns[0] if qtest else None
-        json.loads(self.qmp.readline())
-        self.command("qmp_capabilities")
+        qmp.greet(self.qmp)
 
     def stderr(self):
         with open(self.stderr_path) as f:
             return f.read()
 
     def command(self, name, **args):
-        self.qmp.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.qmp.flush()
-        while True:
-            rsp = json.loads(self.qmp.readline())
-            if "return" in rsp:
-                return rsp["return"]
-            if "error" in rsp:
-                raise Failure("%s: %s" % (name, rsp["error"]["desc"]))
+        rsp = qmp.execute(self.qmp, name, **args)
+        if "error" in rsp:
+            raise Failure("%s: %s" % (name, rsp["error"]["desc"]))
+        return rsp["return"]
 
     def qtest_cmd(self, line):
         self.qtest.write(line + "\n")
