@@ -15,6 +15,7 @@
 #include "qemu/osdep.h"
 #include <linux/vfio.h>
 #include "qapi/error.h"
+#include "qemu/error-report.h"
 #include "qapi/qapi-commands-vfio-direct.h"
 #include "qapi/util.h"
 #include "qom/object.h"
@@ -26,6 +27,7 @@
 #include "hw/vfio/pci.h"
 #include "hw/vfio/vfio-direct.h"
 #include "page-rule.h"
+#include "region-info.h"
 #include "trace.h"
 
 /* Ranges of one BAR, in order; adjacent ranges served alike are merged. */
@@ -298,6 +300,7 @@ static VfioRegionInfo *vfio_direct_query_region(VFIODevice *vbasedev,
     VfioRegionInfo *info;
     VfioRegionCapList **tail;
     VfioRegionCapType type;
+    char why[160];
 
     if (vfio_get_region_info(vbasedev, index, &kinfo)) {
         /* e.g. the VGA region of a device that has none */
@@ -311,6 +314,14 @@ static VfioRegionInfo *vfio_direct_query_region(VFIODevice *vbasedev,
     info->flags = kinfo->flags;
     tail = &info->caps;
 
+    /* Upstream's walk of the chain trusts it: check it first */
+    if (!vfio_direct_region_info_valid(kinfo, why, sizeof(why))) {
+        trace_vfio_direct_query_bad_caps(vbasedev->name, index, why);
+        error_report_once("vfio %s: region %d: the kernel's capability "
+                          "chain is broken, capabilities not shown: %s",
+                          vbasedev->name, index, why);
+        return info;
+    }
     for (type = 0; type < VFIO_REGION_CAP_TYPE__MAX; type++) {
         struct vfio_info_cap_header *hdr =
             vfio_get_region_info_cap(kinfo, vfio_direct_query_cap_ids[type]);
