@@ -17,7 +17,8 @@
  *
  * Each mark is followed by a 1 s pause so the host reads the counters
  * while the guest is idle.  Loads per loop: bench.loads=N on the kernel
- * command line (default 2000); loops: bench.rounds=R (default 3).
+ * command line (default 2000); loops: bench.rounds=R (default 3);
+ * bench.pack=0 keeps SLOF's layout.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -238,7 +239,17 @@ int main(void)
             }
         }
     }
-    pack();
+    if (cmdline_value("bench.pack=", 1)) {
+        pack();
+    } else {
+        for (int i = 0; i < 3; i++) {
+            if (found[i].size) {
+                printf("BENCH-BAR %s %s 0x%llx 0x%llx\n", wanted[i].name,
+                       strrchr(found[i].dir, '/') + 1, found[i].start,
+                       found[i].size);
+            }
+        }
+    }
     fflush(stdout);
     if (!reg) {
         mark("BENCH-ERROR no sdhci BAR to load from");

@@ -92,12 +92,16 @@ class L2:
             return sum(1 for ln in f if "kvm_run_exit" in ln and
                        ln.rstrip().endswith("reason 6"))
 
-    def trapped_reads(self):
-        rsp = self.command("x-query-vfio")
-        for dev in rsp or []:
+    def sdhci_bar0(self):
+        """x-query-vfio's sdhci BAR0 (our build only), or None."""
+        for dev in self.command("x-query-vfio") or []:
             if dev.get("id") == "sdhci":
-                return [b for b in dev["bars"] if b["index"] == 0][0]["trapped-reads"]
+                return [b for b in dev["bars"] if b["index"] == 0][0]
         return None
+
+    def trapped_reads(self):
+        bar = self.sdhci_bar0()
+        return None if bar is None else bar["trapped-reads"]
 
     def stop(self):
         try:
@@ -109,7 +113,8 @@ class L2:
 
 def run_build(name, binary, opts, devices):
     append = ("console=hvc0 iomem=relaxed quiet panic=-1 bench.loads=%d "
-              "bench.rounds=%d" % (opts.loads, opts.rounds))
+              "bench.rounds=%d bench.pack=%d" %
+              (opts.loads, opts.rounds, 0 if opts.slof_layout else 1))
     t0 = time.time()
     l2 = L2(binary, opts.kernel, opts.initrd, append, devices, opts.timeout)
     bars, loops, before, log = {}, [], None, []
@@ -124,6 +129,13 @@ def run_build(name, binary, opts, devices):
                 bars[words[1]] = (int(words[3], 16), int(words[4], 16))
             elif words[0] == "BENCH-READY":
                 print("# %s: L2 ready after %.1fs" % (name, time.time() - t0))
+                bar = l2.sdhci_bar0()
+                if bar:
+                    print("# %s: x-query-vfio sdhci BAR0: %s, %s" %
+                          (name, bar["subpage"], ", ".join(
+                              "0x%x+0x%x %s" % (r["offset"], r["size"],
+                                                r.get("reason", r["kind"]))
+                              for r in bar["ranges"])))
             elif words[0] == "BENCH-BEGIN":
                 before = (l2.mmio_exits(), l2.trapped_reads())
             elif words[0] == "BENCH-END" and before:
@@ -168,6 +180,8 @@ def main():
     ap.add_argument("--loads", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=600, help="per L2")
+    ap.add_argument("--slof-layout", action="store_true",
+                    help="keep SLOF's BAR layout (a page each) instead of packing")
     opts = ap.parse_args()
     devices = dict(p.split("=", 1) for p in
                    os.environ.get("VFIO_DIRECT_DEVICES", "").split())

@@ -2,7 +2,7 @@
 # run-pseries.sh - real MMIO exits on 64 KiB pages: ours against the base, in one pseries L1.
 #
 #   tests/bench/run-pseries.sh [--build DIR] [--base DIR] [--loads N]
-#                              [--rounds R] [--timeout SEC]
+#                              [--rounds R] [--timeout SEC] [--slof-layout]
 #
 # Builds the L2's initramfs (pseries-l2-init.c, static, as /init) into
 # DIR/bench, boots one pseries-a test-bed L1 with nested KVM-HV
@@ -18,6 +18,8 @@
 #   --loads N      loads per loop (default 2000: a trapped load costs ms here)
 #   --rounds R     loops per build; the median counts (default 3)
 #   --timeout SEC  limit for the whole L1 run (default 1500)
+#   --slof-layout  keep the BARs where SLOF put them (a 64 KiB page each)
+#                  instead of packing them (a control)
 #
 # Both build folders must be inside this repository (the L1 sees it at its
 # host path); the L2 kernel is the L1's own, shared from the cache.
@@ -33,6 +35,7 @@ usage() {
 }
 
 build=build-ppc64le base=build-base-ppc64le loads=2000 rounds=3 timeout_s=1500
+extra=()
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=${2?}; shift ;;
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
     --loads) loads=${2?}; shift ;;
     --rounds) rounds=${2?}; shift ;;
     --timeout) timeout_s=${2?}; shift ;;
+    --slof-layout) extra+=("$1") ;;
     -h|--help) usage ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -78,5 +82,5 @@ run_child "$testbed/run-in-l1.sh" --nested-kvm --timeout "$timeout_s" \
     pseries-a -- python3 "$repo/tests/bench/pseries-subpage.py" \
     --qemu "ours=$build/qemu-system-ppc64" --qemu "base=$base/qemu-system-ppc64" \
     --kernel "$kernel" --initrd "$out/l2.cpio.gz" \
-    --loads "$loads" --rounds "$rounds" | tee "$out/pseries-subpage.txt" || rc=$?
+    --loads "$loads" --rounds "$rounds" ${extra[@]+"${extra[@]}"} | tee "$out/pseries-subpage.txt" || rc=$?
 exit "$rc"
