@@ -55,7 +55,8 @@ static bool vfio_direct_sparse_valid(const struct vfio_region_info *info,
         if (start > info->size || size > info->size - start) {
             snprintf(why, why_len, "sparse-mmap area %u (0x%" PRIx64
                      " bytes at 0x%" PRIx64 ") is outside the region of "
-                     "0x%llx bytes", i, size, start, info->size);
+                     "0x%" PRIx64 " bytes", i, size, start,
+                     (uint64_t)info->size);
             return false;
         }
     }
