@@ -83,7 +83,7 @@ run_qtests=$TESTBED_DIR/run-qtests.sh
 # as an oracle while vfio-pci owns them.
 qtests=$(cd "$build/qemu/tests/qtest" && ls vfio-*-test)
 echo "# qtests in the x86 L1: ${qtests//$'\n'/ } and for ppc64: $ppc64_qtests"
-run_child "$TESTBED_DIR/run-in-l1.sh" --append iomem=relaxed --timeout 900 \
+run_child "$TESTBED_DIR/run-in-l1.sh" --append iomem=relaxed --timeout 1500 \
     x86 -- /bin/sh -c '
         "$0" x86_64 "$1/qemu-system-x86_64" "$1/qemu/tests/qtest" $2
         "$0" ppc64 "$1/qemu-system-ppc64" "$1/qemu/tests/qtest" $3' \
