@@ -3,20 +3,7 @@
 set -u
 
 . "$(dirname "$0")/../../scripts/qemu-base.sh"
-
-n=0
-failed=0
-
-check()
-{
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1: got '$2', expected '$3'"
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/tap.sh"
 
 check "upstream version of a Debian version" \
     "$(qemu_base_upstream_version 1:10.0.13+ds-0+deb13u1)" 10.0.13
@@ -71,5 +58,4 @@ $real" qemu_base_resolve "$cache" 2>/tmp/qemu-base-test.$$)
         "1:cannot fetch the qemu source from the Debian archive "
 fi
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_done

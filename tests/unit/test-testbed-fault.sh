@@ -5,20 +5,7 @@
 set -u
 
 . "$(dirname "$0")/../testbed/lib.sh"
-
-n=0
-failed=0
-
-check()
-{
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1: got '$2', expected '$3'"
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/tap.sh"
 
 t=$(mktemp -d "${TMPDIR:-/tmp}/test-testbed-fault.XXXXXX")
 trap 'rm -rf "$t"' EXIT
@@ -240,5 +227,4 @@ check "and says it gives up" "$(tail -n 1 "$t/err")" \
 check "VFIO_DIRECT_L1_RETRIES=0 turns retries off" \
     "$(VFIO_DIRECT_L1_RETRIES=0 retry 'f 0')" "1:$L1_FAULT_RC:0"
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_done
