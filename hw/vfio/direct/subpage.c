@@ -168,7 +168,8 @@ void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr)
         vfio_direct_subpage_page_align(vdev->direct.bar_page_align, granted,
                                        migratable);
     trace_vfio_direct_subpage_register(vdev->vbasedev.name, nr, bar->size,
-                                       granted, migratable, dbar->page_align);
+                                       page_size, granted, migratable,
+                                       dbar->page_align);
 
     /* Below the mmap, which upstream attached at priority 0 */
     name = g_strdup_printf("%s BAR %d trap", vdev->vbasedev.name, nr);
@@ -182,8 +183,6 @@ void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr)
     if (dbar->page_align) {
         memory_region_set_size(bar->mr, page_size);
         memory_region_set_size(bar->region.mem, page_size);
-        trace_vfio_direct_subpage_page_align(vdev->vbasedev.name, nr,
-                                             bar->size, page_size);
     }
 }
 
@@ -348,7 +347,7 @@ static void vfio_direct_subpage_update_device(VFIOPCIDevice *vdev)
  * device being unplugged is no longer realized: its regions are being
  * torn down, and re-adding them would keep it alive.
  */
-void vfio_direct_subpage_update(void)
+static void vfio_direct_subpage_update(void)
 {
     VFIODevice *vbasedev;
 

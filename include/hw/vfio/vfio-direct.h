@@ -45,7 +45,6 @@ void vfio_direct_subpage_class_init(ObjectClass *klass);
 void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr);
 void vfio_direct_write_config(VFIOPCIDevice *vdev, uint32_t addr,
                               uint32_t val, int len);
-void vfio_direct_subpage_update(void);
 void vfio_direct_subpage_load_failed(VFIOPCIDevice *vdev);
 void vfio_direct_subpage_bar_exit(VFIOPCIDevice *vdev, int nr);
 void vfio_direct_subpage_bar_finalize(VFIOPCIDevice *vdev, int nr);
