@@ -1,0 +1,71 @@
+/*
+ * vfio-direct: the DMA planner (pure logic, no QEMU state)
+ *
+ * Given what the IOMMU holds (the mappings we made) and what guest RAM
+ * should be mapped now (the flat view's RAM sections), plan the fewest
+ * MAP_DMA/UNMAP_DMA calls that get there without ever unmapping part of
+ * a mapping: type1 v2 only unmaps whole mappings.  See "DMA in large
+ * chunks" in docs/devel/vfio-direct.rst for the split rule.
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VFIO_DIRECT_DMA_PLAN_H
+#define HW_VFIO_DIRECT_DMA_PLAN_H
+
+/* A range of guest RAM at @iova, host address @hva, from block @block. */
+typedef struct VFIODmaRange {
+    uint64_t iova;
+    uint64_t size;
+    uint64_t hva;
+    uint64_t block;             /* RAM block: mappings never span two */
+    bool readonly;
+} VFIODmaRange;
+
+typedef struct VFIODmaPlanConfig {
+    /*
+     * The legacy window [low_start, low_end): where chipsets reroute
+     * RAM at run time (PAM, SMRAM, VGA on PC machines).  Mappings never
+     * cross its edges, and inside it never span two sections.
+     */
+    uint64_t low_start;
+    uint64_t low_end;
+    /* Mappings the kernel still allows (DMA_AVAIL now), 0: unknown */
+    uint32_t dma_avail;
+} VFIODmaPlanConfig;
+
+#define VFIO_DMA_PLAN_LOW_START 0xa0000ULL
+#define VFIO_DMA_PLAN_LOW_END   0x100000ULL
+
+typedef struct VFIODmaPlan {
+    GArray *unmap;              /* of guint: indexes of mappings to drop */
+    GArray *map;                /* of VFIODmaRange: new mappings */
+    uint64_t map_bytes;         /* sum of @map sizes */
+    uint32_t in_use;            /* mappings once the plan is applied */
+    uint32_t incongruent_2m;    /* new mappings >= 2 MiB, iova != hva mod 2M */
+    uint32_t incongruent_1g;    /* new mappings >= 1 GiB, iova != hva mod 1G */
+    bool fits;                  /* within dma_avail */
+} VFIODmaPlan;
+
+/*
+ * Plan the change from @mapped (the mappings the IOMMU holds, sorted by
+ * iova, disjoint) to @want (RAM sections to map, sorted by iova,
+ * disjoint).  A mapping is kept only when @want still covers every byte
+ * of it with the same host address, block and permission; otherwise it
+ * is unmapped whole and what @want still needs of it is mapped again.
+ * Returns @plan->fits; free the plan with vfio_dma_plan_free().
+ */
+bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
+                   const VFIODmaRange *mapped, size_t n_mapped,
+                   const VFIODmaRange *want, size_t n_want,
+                   VFIODmaPlan *plan);
+void vfio_dma_plan_free(VFIODmaPlan *plan);
+
+/* Is the mapping congruent (iova == hva) modulo @align? */
+static inline bool vfio_dma_congruent(const VFIODmaRange *r, uint64_t align)
+{
+    return ((r->iova ^ r->hva) & (align - 1)) == 0;
+}
+
+#endif /* HW_VFIO_DIRECT_DMA_PLAN_H */
