@@ -23,4 +23,5 @@ void vfio_direct_class_init(ObjectClass *klass)
                                           "the kernel grants the page mmap "
                                           "and the device cannot migrate)");
     vfio_direct_subpage_class_init(klass);
+    vfio_direct_msix_class_init(klass);
 }

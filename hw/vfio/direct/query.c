@@ -73,6 +73,18 @@ static void vfio_direct_query_add_trapped(VFIODirectQueryRanges *ranges,
                                 VFIO_BAR_RANGE_KIND_TRAPPED, reason);
 }
 
+/* A trapped range of BAR @nr; MSI-X names its pages for itself. */
+static void vfio_direct_query_add_bar_trapped(VFIOPCIDevice *vdev, int nr,
+                                              VFIODirectQueryRanges *ranges,
+                                              uint64_t offset, uint64_t size,
+                                              VfioBarRangeReason reason)
+{
+    vfio_direct_query_add_trapped(ranges, offset, size,
+                                  vfio_direct_msix_trap_reason(vdev, nr,
+                                                               offset, size,
+                                                               reason));
+}
+
 /* Where the processors see BAR @nr: found through the flat view. */
 typedef struct VFIODirectQueryFind {
     MemoryRegion *bar_mr;
@@ -174,9 +186,10 @@ static void vfio_direct_query_section(VFIOPCIDevice *vdev, int nr,
 
     if (!vfio_direct_query_is_under(mr, bar->mr)) {
         reason = VFIO_BAR_RANGE_REASON_HIDDEN;
-    } else if (mr == &vdev->pdev.msix_table_mmio ||
-               mr == &vdev->pdev.msix_pba_mmio) {
-        reason = VFIO_BAR_RANGE_REASON_MSIX_EMULATED;
+    } else if (mr == &vdev->pdev.msix_table_mmio) {
+        reason = VFIO_BAR_RANGE_REASON_MSIX_TABLE;
+    } else if (mr == &vdev->pdev.msix_pba_mmio) {
+        reason = VFIO_BAR_RANGE_REASON_MSIX_PBA;
     } else if (memory_region_is_ram_device(mr)) {
         uintptr_t hva = (uintptr_t)memory_region_get_ram_ptr(mr) +
                         section->offset_within_region;
@@ -184,14 +197,15 @@ static void vfio_direct_query_section(VFIOPCIDevice *vdev, int nr,
 
         split = vfio_direct_page_split(section->offset_within_address_space,
                                        hva, size, qemu_real_host_page_size());
-        vfio_direct_query_add_trapped(ranges, offset, split.head,
-                                      VFIO_BAR_RANGE_REASON_PARTIAL_PAGE);
+        vfio_direct_query_add_bar_trapped(vdev, nr, ranges, offset,
+                                          split.head,
+                                          VFIO_BAR_RANGE_REASON_PARTIAL_PAGE);
         vfio_direct_query_add_range(ranges, offset + split.head, split.direct,
                                     VFIO_BAR_RANGE_KIND_DIRECT, 0);
-        vfio_direct_query_add_trapped(ranges,
-                                      offset + split.head + split.direct,
-                                      split.tail,
-                                      VFIO_BAR_RANGE_REASON_PARTIAL_PAGE);
+        vfio_direct_query_add_bar_trapped(vdev, nr, ranges,
+                                          offset + split.head + split.direct,
+                                          split.tail,
+                                          VFIO_BAR_RANGE_REASON_PARTIAL_PAGE);
         return;
     } else if (mr == bar->region.mem) {
         reason = VFIO_BAR_RANGE_REASON_DEVICE_FD;
@@ -203,7 +217,7 @@ static void vfio_direct_query_section(VFIOPCIDevice *vdev, int nr,
     } else {
         reason = VFIO_BAR_RANGE_REASON_OTHER;
     }
-    vfio_direct_query_add_trapped(ranges, offset, size, reason);
+    vfio_direct_query_add_bar_trapped(vdev, nr, ranges, offset, size, reason);
 }
 
 /*
@@ -370,14 +384,7 @@ static VfioPciDeviceInfo *vfio_direct_query_device(VFIOPCIDevice *vdev)
         }
     }
 
-    if (vdev->msix) {
-        info->msix = g_new0(VfioMsixInfo, 1);
-        info->msix->entries = vdev->msix->entries;
-        info->msix->table_bar = vdev->msix->table_bar;
-        info->msix->table_offset = vdev->msix->table_offset;
-        info->msix->pba_bar = vdev->msix->pba_bar;
-        info->msix->pba_offset = vdev->msix->pba_offset;
-    }
+    info->msix = vfio_direct_msix_query(vdev);
     return info;
 }
 
@@ -463,6 +470,27 @@ static void hmp_info_vfio_bar(Monitor *mon, VfioBarInfo *bar)
     }
 }
 
+static void hmp_info_vfio_msix(Monitor *mon, VfioMsixInfo *msix)
+{
+    monitor_printf(mon, "  MSI-X: %u entries, table BAR%u+0x%" PRIx32
+                   ", PBA BAR%u+0x%" PRIx32 ", table %s, %s\n",
+                   msix->entries, msix->table_bar, msix->table_offset,
+                   msix->pba_bar, msix->pba_offset,
+                   msix->emulated ? "emulated" : "not emulated",
+                   msix->mappable ? "mappable" : "not mappable (carved out)");
+    if (msix->has_relocated_from) {
+        monitor_printf(mon, "    relocated from BAR%u%s\n",
+                       msix->relocated_from,
+                       msix->relocation_auto ? " (x-msix-relocation=auto)" :
+                       "");
+    }
+    if (msix->table_page_shared) {
+        monitor_printf(mon, "    0x%" PRIx64 " bytes share the table's host "
+                       "pages and trap; x-msix-relocation=auto would make "
+                       "them direct\n", msix->table_page_shared);
+    }
+}
+
 void hmp_info_vfio(Monitor *mon, const QDict *qdict)
 {
     g_autoptr(VfioPciDeviceInfoList) list = NULL;
@@ -499,11 +527,7 @@ void hmp_info_vfio(Monitor *mon, const QDict *qdict)
             hmp_info_vfio_bar(mon, bar->value);
         }
         if (info->msix) {
-            monitor_printf(mon, "  MSI-X: %u entries, table BAR%u+0x%" PRIx32
-                           ", PBA BAR%u+0x%" PRIx32 "\n",
-                           info->msix->entries, info->msix->table_bar,
-                           info->msix->table_offset, info->msix->pba_bar,
-                           info->msix->pba_offset);
+            hmp_info_vfio_msix(mon, info->msix);
         }
     }
 }

@@ -123,8 +123,8 @@ static bool vfio_direct_subpage_candidate(VFIOPCIDevice *vdev, int nr)
         bar->region.size >= qemu_real_host_page_size()) {
         return false;
     }
-    /* The MSI-X table and PBA are emulated and must stay trapped. */
-    if (vdev->msix &&
+    /* An emulated MSI-X table or PBA must stay trapped. */
+    if (vdev->msix && vfio_direct_msix_emulated(vdev) &&
         (vdev->msix->table_bar == nr || vdev->msix->pba_bar == nr)) {
         return false;
     }

@@ -23,19 +23,50 @@ typedef struct VFIODirectBar {
     unsigned warned;            /* bitmap of VfioSubpageState */
 } VFIODirectBar;
 
+/* The MSI-X table of a device (see hw/vfio/direct/msix.c) */
+typedef struct VFIODirectMsix {
+    OnOffAuto emulation;        /* x-msix-emulation */
+    bool hide_mappable;         /* x-msix-hide-mappable */
+    bool emulated;              /* as decided at realize */
+    bool mappable;              /* the kernel lets its BAR be mapped whole */
+    bool relocated;             /* x-msix-relocation moved it */
+    bool relocation_auto;       /* ... to a BAR that "auto" chose */
+    uint8_t native_bar;         /* where the device has it */
+    uint32_t native_offset;
+} VFIODirectMsix;
+
 /* Per-device state of vfio-direct, embedded in VFIOPCIDevice. */
 typedef struct VFIODirect {
     OnOffAuto bar_page_align;
     VFIODirectBar bars[PCI_ROM_SLOT];
+    VFIODirectMsix msix;
 } VFIODirect;
 
 /* Our vfio-pci properties, spliced into vfio_pci_dev_properties[]. */
 #define VFIO_DIRECT_PROPERTIES(_state, _field)                          \
     DEFINE_PROP_ON_OFF_AUTO("x-bar-page-align", _state,                 \
-                            _field.bar_page_align, ON_OFF_AUTO_AUTO)
+                            _field.bar_page_align, ON_OFF_AUTO_AUTO),   \
+    DEFINE_PROP_ON_OFF_AUTO("x-msix-emulation", _state,                 \
+                            _field.msix.emulation, ON_OFF_AUTO_AUTO),   \
+    DEFINE_PROP_BOOL("x-msix-hide-mappable", _state,                    \
+                     _field.msix.hide_mappable, false)
 
 /* host-check.c */
 bool vfio_direct_check_host(VFIOPCIDevice *vdev, Error **errp);
+
+/* msix.c */
+void vfio_direct_msix_class_init(ObjectClass *klass);
+bool vfio_direct_msix_realize(VFIOPCIDevice *vdev, Error **errp);
+bool vfio_direct_msix_emulated(VFIOPCIDevice *vdev);
+bool vfio_direct_msix_prepare_relocation(VFIOPCIDevice *vdev);
+int vfio_direct_msix_relocation_auto(VFIOPCIDevice *vdev, Error **errp);
+void vfio_direct_msix_fixup_region(VFIOPCIDevice *vdev);
+void vfio_direct_msix_setup(VFIOPCIDevice *vdev);
+VfioBarRangeReason vfio_direct_msix_trap_reason(VFIOPCIDevice *vdev, int nr,
+                                                uint64_t offset,
+                                                uint64_t size,
+                                                VfioBarRangeReason reason);
+VfioMsixInfo *vfio_direct_msix_query(VFIOPCIDevice *vdev);
 
 /* properties.c */
 void vfio_direct_class_init(ObjectClass *klass);

@@ -1,0 +1,77 @@
+/*
+ * vfio-direct: decisions for MSI-X structures in BARs
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VFIO_DIRECT_MSIX_PLAN_H
+#define HW_VFIO_DIRECT_MSIX_PLAN_H
+
+#include "qapi/qapi-types-common.h"
+
+/* How the guest reaches a device's MSI-X table */
+typedef enum VFIODirectMsixPolicy {
+    VFIO_DIRECT_MSIX_EMULATE,   /* QEMU emulates the table */
+    VFIO_DIRECT_MSIX_PASS,      /* the guest reaches the device's table */
+    VFIO_DIRECT_MSIX_REFUSED,   /* "off" where the machine needs emulation */
+} VFIODirectMsixPolicy;
+
+/*
+ * The policy for x-msix-emulation=@setting on a machine that programs MSI
+ * through firmware calls (@firmware_msi: pseries, whose guests never
+ * write MSI addresses into the table) or not (q35, pc: the guest writes
+ * guest addresses, which must never reach the device).
+ */
+VFIODirectMsixPolicy vfio_direct_msix_policy(OnOffAuto setting,
+                                             bool firmware_msi);
+
+/* Bytes of the table and of the PBA of @entries vectors */
+uint64_t vfio_direct_msix_table_size(unsigned entries);
+uint64_t vfio_direct_msix_pba_size(unsigned entries);
+
+/*
+ * The host pages that hold [@offset, @offset + @size) of a BAR, clipped
+ * to the BAR's @bar_size bytes: [*start, *end).  Empty (*start == *end)
+ * when @size is 0 or the range lies past the BAR.
+ */
+void vfio_direct_msix_page_span(uint64_t offset, uint64_t size,
+                                uint64_t bar_size, uint64_t page_size,
+                                uint64_t *start, uint64_t *end);
+
+/* An mmap area of a region: @size bytes at @offset */
+typedef struct VFIODirectArea {
+    uint64_t offset;
+    uint64_t size;
+} VFIODirectArea;
+
+/*
+ * Carve the host pages that hold [@hole_offset, @hole_offset +
+ * @hole_size) out of the @n areas @in, in order, into @out (room for
+ * @n + 1 areas: cutting one area in two adds one).  Returns the number
+ * of areas written.  Areas that do not touch the hole are kept as they
+ * are; what is left of an area is whole host pages on the hole's side.
+ */
+unsigned vfio_direct_msix_carve(const VFIODirectArea *in, unsigned n,
+                                uint64_t hole_offset, uint64_t hole_size,
+                                uint64_t page_size, VFIODirectArea *out);
+
+/* A BAR slot as MSI-X relocation sees it */
+typedef struct VFIODirectMsixSlot {
+    uint64_t size;              /* 0: unused, or the upper half of mem64 */
+    bool ioport;
+    bool mem64;
+} VFIODirectMsixSlot;
+
+/*
+ * Where x-msix-relocation=auto puts the MSI-X structures of a device
+ * whose BARs are @slots[0..5]: the first unused slot that can hold a
+ * new 64-bit BAR (the next slot is unused too), else the first unused
+ * slot (32-bit), else the smallest memory BAR that can double (a 32-bit
+ * BAR up to 1 GiB, any 64-bit BAR).  Returns the slot, or -1 when no
+ * slot can take them.  Sets *@new_bar when the slot is unused.
+ */
+int vfio_direct_msix_relocation_target(const VFIODirectMsixSlot *slots,
+                                       bool *new_bar);
+
+#endif /* HW_VFIO_DIRECT_MSIX_PLAN_H */
