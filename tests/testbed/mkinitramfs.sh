@@ -29,7 +29,9 @@ ROOT_MODULES="vfio-pci 9pnet_virtio 9p"
 # (run-l1.sh --nested-kvm) and fails harmlessly otherwise.
 [ "$debarch" = ppc64el ] && ROOT_MODULES="$ROOT_MODULES kvm-hv"
 
-kdir=$("$TESTBED_DIR/fetch-kernel.sh" "$arch")
+# VFIO_DIRECT_KERNEL_TREE (run-l1.sh --kernel-tree): an unpacked kernel tree
+# of the same layout to boot instead, e.g. from scripts/kernel.sh.
+kdir=${VFIO_DIRECT_KERNEL_TREE:-$("$TESTBED_DIR/fetch-kernel.sh" "$arch")}
 kver=$(ls "$kdir/usr/lib/modules")
 [ "$(echo "$kver" | wc -w)" = 1 ] || die "expected one kernel version in $kdir"
 mdir=$kdir/usr/lib/modules/$kver

@@ -29,6 +29,9 @@
 #   --shell           interactive shell on the console after the command
 #                     (instead of the probe when there is no --run)
 #   --timeout SEC     hard limit (default 300 for x86, 600 for pseries)
+#   --kernel-tree DIR boot the kernel of DIR (boot/vmlinuz-KVER and
+#                     usr/lib/modules/KVER, as scripts/kernel.sh prints)
+#                     instead of Debian's stock one (x86)
 #   --nested-kvm      pseries: cap-nested-hv=on, so that kvm-hv loads in the
 #                     L1 and an L2 can run under -accel kvm (the x86 L1 has
 #                     kvm-amd always)
@@ -65,6 +68,11 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=${2?}; shift ;;
     --quiet) quiet=1 ;;
     --nested-kvm) nested_hv=,cap-nested-hv=on ;;
+    --kernel-tree)
+        [ -d "${2?}/boot" ] || die "--kernel-tree $2: no boot/ in it"
+        VFIO_DIRECT_KERNEL_TREE=$(cd "$2" && pwd)
+        export VFIO_DIRECT_KERNEL_TREE
+        shift ;;
     --devices) list_devices=1 ;;
     -h|--help) usage ;;
     -*) die "unknown option $1" ;;

@@ -1,0 +1,326 @@
+#!/bin/bash
+# kernel.sh - build the vfio-direct Linux series (linux/*.patch) for the test bed.
+#
+#   scripts/kernel.sh modules   K2/K3 (vfio-pci) as modules for Debian's stock
+#                               6.12 image: prints a kernel tree for run-l1.sh
+#   scripts/kernel.sh image     K1..K3 in a bzImage with everything built in
+#                               (tinyconfig + linux/testbed.config): prints its tree
+#   scripts/kernel.sh stock     Debian's stock image those modules load into
+#   scripts/kernel.sh source    the patched source tree (for inspection)
+#   scripts/kernel.sh cached    exit 0 when the image for this series is cached
+#
+# A kernel tree is what tests/testbed/run-l1.sh --kernel-tree takes:
+# boot/vmlinuz-KVER and usr/lib/modules/KVER/ (modules.order, modules.builtin
+# and the modules, .ko.xz), the layout of an unpacked linux-image .deb.
+#
+# The base is Debian trixie's linux-source-6.12, the newest 6.12.x the apt
+# index lists.  The modules are built against Debian's linux-headers and
+# linux-kbuild of the *same upstream version* from bookworm (source
+# linux-6.12, +deb12), which Debian builds with gcc-12, the host's
+# compiler, so that they load into that exact image (vermagic and symbol
+# CRCs from its Module.symvers); trixie's headers want gcc-14 and a newer
+# libc than this host has.  Nothing is installed: packages are downloaded
+# and unpacked into $VFIO_DIRECT_CACHE/linux (default
+# ~/.cache/vfio-direct/linux) and reused without the network.
+#
+# Outputs are cached by content: the modules by the series and the base
+# and headers versions, the image by the series, linux/testbed.config and
+# the base version.  A patch that does not apply fails with the patch's
+# name and git-apply's hunk.  Compiles go through ccache.
+set -euo pipefail
+
+PROG=$(basename "$0")
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${VFIO_DIRECT_CACHE:-${HOME:-/root}/.cache/vfio-direct}/linux
+SERIES_DIR=${VFIO_DIRECT_KERNEL_SERIES:-$TOP/linux}
+FRAGMENT=$SERIES_DIR/testbed.config
+JOBS=${VFIO_DIRECT_KERNEL_JOBS:-$(nproc)}
+
+die() { echo "$PROG: $*" >&2; exit 1; }
+note() { echo "$PROG: $*" >&2; }
+
+usage() {
+    sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0" | sed '$d' >&2
+    exit 2
+}
+
+# madison PKG SUITE-REGEX: versions of PKG in matching suites, newest first.
+madison() {
+    apt-cache madison "$1" 2>/dev/null |
+        awk -F' [|] ' -v re="$2" '$3 ~ re && $3 ~ / Packages$/ { gsub(/ /, "", $2); print $2 }' |
+        sort -u | sort -Vr
+}
+
+# fetch_deb PKG VERSION: the .deb in the cache, downloaded when missing.
+fetch_deb() {
+    local pkg=$1 ver=$2 f
+    mkdir -p "$CACHE/debs"
+    f=$(ls "$CACHE/debs/${pkg}_$(echo "$ver" | sed 's/:/%3a/')_"*.deb 2>/dev/null | head -n 1 || true)
+    if [ -z "$f" ]; then
+        note "fetching $pkg $ver"
+        (cd "$CACHE/debs" && apt-get -q download "$pkg=$ver") >"$CACHE/debs/download.log" 2>&1 ||
+            die "download of $pkg $ver failed: $(grep -E '^(E|Err):' "$CACHE/debs/download.log" | tail -n 1)"
+        f=$(ls "$CACHE/debs/${pkg}_$(echo "$ver" | sed 's/:/%3a/')_"*.deb | head -n 1)
+    fi
+    echo "$f"
+}
+
+# resolve: set SRC_VER (trixie linux-source-6.12), UPSTREAM (6.12.N),
+# HDR_VER and ABI (6.12.N+deb12) of the matching bookworm build.  Falls
+# back to what the cache holds when the index has nothing usable.
+resolve() {
+    local v
+    SRC_VER=
+    for v in $(madison linux-source-6.12 'trixie'); do
+        case $v in 6.12.*-*) SRC_VER=$v; break ;; esac
+    done
+    if [ -z "$SRC_VER" ]; then
+        SRC_VER=$(ls "$CACHE"/debs/linux-source-6.12_6.12.*_all.deb 2>/dev/null |
+                  sed 's/.*linux-source-6.12_\(.*\)_all.deb/\1/' | grep -v '~' | sort -Vr | head -n 1 || true)
+        [ -n "$SRC_VER" ] ||
+            die "no trixie linux-source-6.12 in the apt index (is trixie in the sources, and apt-get update run?)"
+        note "apt index has no trixie linux-source-6.12; using cached $SRC_VER"
+    fi
+    UPSTREAM=${SRC_VER%%-*}
+    ABI=$UPSTREAM+deb12
+    HDR_VER=$(madison "linux-headers-$ABI-amd64" 'bookworm' | head -n 1)
+    if [ -z "$HDR_VER" ]; then
+        HDR_VER=$(ls "$CACHE"/debs/linux-headers-"$ABI"-amd64_*.deb 2>/dev/null |
+                  sed 's/.*_\(.*\)_amd64.deb/\1/' | sort -Vr | head -n 1 || true)
+        [ -n "$HDR_VER" ] ||
+            die "no bookworm linux-headers-$ABI-amd64 matches the trixie source $SRC_VER (bookworm-security in the sources?)"
+    fi
+}
+
+# unpack_debs DIR DEB...: unpack once into DIR (marked complete).
+unpack_debs() {
+    local dir=$1 tmp d
+    shift
+    [ -e "$dir/.complete" ] && return 0
+    tmp=$dir.tmp
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    for d in "$@"; do
+        dpkg-deb -x "$d" "$tmp"
+    done
+    touch "$tmp/.complete"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+}
+
+# pristine: the unpacked base source tree.
+pristine() {
+    local deb dir=$CACHE/base-$SRC_VER
+    if [ ! -e "$dir/.complete" ]; then
+        deb=$(fetch_deb linux-source-6.12 "$SRC_VER")
+        note "unpacking linux-source-6.12 $SRC_VER"
+        rm -rf "$dir.tmp"
+        mkdir -p "$dir.tmp"
+        dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-6.12.tar.xz |
+            tar -xJ -C "$dir.tmp" --strip-components=1
+        touch "$dir.tmp/.complete"
+        rm -rf "$dir"
+        mv "$dir.tmp" "$dir"
+    fi
+    PRISTINE=$dir
+}
+
+series() {
+    ls "$SERIES_DIR"/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null || true
+}
+
+# hash WORD... FILE...: 16 hex digits over the words and the files' contents.
+hash() {
+    local a
+    for a in "$@"; do
+        if [ -f "$a" ]; then cat "$a"; else echo "$a"; fi
+    done | sha256sum | cut -c1-16
+}
+
+# patched: $CACHE/src, a hard-linked copy of the base with the series
+# applied (hard links keep unchanged files' mtimes, so the out-of-tree
+# objects stay valid).  Rebuilt when the series or base changes.
+patched() {
+    local h p src=$CACHE/src
+    pristine
+    # shellcheck disable=SC2046
+    h=$(hash "$SRC_VER" $(series))
+    SRC=$src
+    [ "$(cat "$src/.vfio-direct-series" 2>/dev/null)" = "$h" ] && return 0
+    rm -rf "$src" "$src.tmp"
+    cp -al "$PRISTINE" "$src.tmp"
+    rm -f "$src.tmp/.complete"
+    for p in $(series); do
+        # git apply writes each patched file anew, so the base's hard
+        # links stay untouched.
+        if ! (cd "$src.tmp" && git apply --whitespace=nowarn "$p") 2>"$CACHE/apply.log"; then
+            note "linux/$(basename "$p") does not apply to linux-source-6.12 $SRC_VER:"
+            sed "s/^/$PROG: | /" "$CACHE/apply.log" >&2
+            rm -rf "$src.tmp"
+            exit 1
+        fi
+    done
+    echo "$h" >"$src.tmp/.vfio-direct-series"
+    mv "$src.tmp" "$src"
+    note "applied $(series | wc -l) patches to linux-source-6.12 $SRC_VER"
+}
+
+# headers: the bookworm linux-headers/linux-kbuild and image of $ABI.
+headers() {
+    local hdir=$CACHE/headers-$ABI-amd64 idir=$CACHE/stock-$ABI-amd64 common
+    unpack_debs "$hdir" \
+        "$(fetch_deb "linux-headers-$ABI-amd64" "$HDR_VER")" \
+        "$(fetch_deb "linux-headers-$ABI-common" "$HDR_VER")" \
+        "$(fetch_deb "linux-kbuild-$ABI" "$HDR_VER")"
+    HEADERS=$hdir/usr/src/linux-headers-$ABI-amd64
+    # The package's Makefile includes the common tree by its installed path.
+    common=$hdir/usr/src/linux-headers-$ABI-common
+    grep -q "^include $common/Makefile" "$HEADERS/Makefile" ||
+        sed -i "s|^include .*/linux-headers-$ABI-common/Makefile|include $common/Makefile|" "$HEADERS/Makefile"
+    unpack_debs "$idir" "$(fetch_deb "linux-image-$ABI-amd64" "$HDR_VER")"
+    # bookworm's package keeps the modules in /lib: the test bed's layout
+    # (as trixie's) is /usr/lib.
+    if [ -d "$idir/lib/modules" ] && [ ! -e "$idir/usr/lib/modules" ]; then
+        mkdir -p "$idir/usr/lib"
+        mv "$idir/lib/modules" "$idir/usr/lib/modules"
+    fi
+    STOCK=$idir
+    KVER=$ABI-amd64
+}
+
+# modules: build vfio-pci-core.ko and vfio-pci.ko from the patched tree
+# against the headers; print a kernel tree: the stock image and modules
+# with those two replaced.
+cmd_modules() {
+    local h out obj f rel
+    resolve
+    headers
+    # shellcheck disable=SC2046
+    h=$(hash modules "$SRC_VER" "$HDR_VER" $(series))
+    out=$CACHE/modules-$h
+    if [ ! -e "$out/.complete" ]; then
+        patched
+        obj=$CACHE/obj-modules
+        mkdir -p "$obj/include"
+        # The module sources (cp -p keeps mtimes: unchanged files are not
+        # rebuilt), the top-level Makefile without the variant drivers,
+        # and every header under include/ the series touches, ahead of the
+        # package's (NOSTDINC_FLAGS comes before LINUXINCLUDE).
+        rm -rf "$obj/include"
+        mkdir -p "$obj/include"
+        for f in "$SRC"/drivers/vfio/pci/*.[ch]; do
+            cmp -s "$f" "$obj/$(basename "$f")" || cp -p "$f" "$obj/"
+        done
+        {
+            sed '/\/$/d' "$SRC/drivers/vfio/pci/Makefile"
+            echo "NOSTDINC_FLAGS += -I\$(src)/include"
+        } >"$obj/Kbuild"
+        for rel in $(series | xargs -r grep -h '^+++ b/include/' | sed 's|^+++ b/include/||' | sort -u); do
+            mkdir -p "$obj/include/$(dirname "$rel")"
+            cp -p "$SRC/include/$rel" "$obj/include/$rel"
+        done
+        note "building vfio-pci modules against linux-headers-$KVER"
+        # BTF for modules needs pahole; the test bed does not use it.
+        make -C "$HEADERS" M="$obj" -j"$JOBS" CC="ccache x86_64-linux-gnu-gcc-12" \
+            CONFIG_DEBUG_INFO_BTF_MODULES= modules >"$CACHE/modules.log" 2>&1 ||
+            { tail -n 30 "$CACHE/modules.log" >&2; die "module build failed (log: $CACHE/modules.log)"; }
+        if grep -E ': warning: ' "$CACHE/modules.log" >&2; then
+            die "the module build has warnings (log: $CACHE/modules.log)"
+        fi
+        rm -rf "$out.tmp"
+        mkdir -p "$out.tmp/boot" "$out.tmp/usr/lib/modules"
+        ln "$STOCK/boot/vmlinuz-$KVER" "$out.tmp/boot/"
+        cp -al "$STOCK/usr/lib/modules/$KVER" "$out.tmp/usr/lib/modules/"
+        for f in vfio-pci-core vfio-pci; do
+            rel=usr/lib/modules/$KVER/kernel/drivers/vfio/pci/$f.ko.xz
+            [ -e "$out.tmp/$rel" ] || die "the stock image has no $rel"
+            rm -f "$out.tmp/$rel"
+            strip --strip-debug -o "$obj/$f.stripped.ko" "$obj/$f.ko"
+            xz -c --check=crc32 "$obj/$f.stripped.ko" >"$out.tmp/$rel"
+        done
+        echo "linux-source-6.12 $SRC_VER + $(series | wc -l) patches, modules for $KVER ($HDR_VER)" \
+            >"$out.tmp/vfio-direct-kernel"
+        touch "$out.tmp/.complete"
+        rm -rf "$out"
+        mv "$out.tmp" "$out"
+    fi
+    echo "$out"
+}
+
+# image_hash: the cache key of the image.
+image_hash() {
+    # shellcheck disable=SC2046
+    hash image "$SRC_VER" "$FRAGMENT" $(series)
+}
+
+cmd_image() {
+    local h out obj kver
+    resolve
+    [ -f "$FRAGMENT" ] || die "no config fragment $FRAGMENT"
+    h=$(image_hash)
+    out=$CACHE/image-$h
+    if [ ! -e "$out/.complete" ]; then
+        patched
+        obj=$CACHE/obj-image
+        mkdir -p "$obj"
+        export CCACHE_BASEDIR=$CACHE
+        kmake() {
+            make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" KBUILD_BUILD_USER=vfio-direct \
+                KBUILD_BUILD_HOST=testbed "$@"
+        }
+        note "configuring: tinyconfig + $(basename "$FRAGMENT")"
+        kmake tinyconfig >"$CACHE/image.log" 2>&1
+        (cd "$obj" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$obj" .config "$FRAGMENT") \
+            >>"$CACHE/image.log" 2>&1
+        kmake olddefconfig >>"$CACHE/image.log" 2>&1
+        # Every option of the fragment must have its value in the result.
+        grep '^CONFIG_' "$FRAGMENT" | while IFS= read -r line; do
+            opt=${line%%=*} val=${line#*=}
+            if [ "$val" = n ]; then
+                ! grep -q "^$opt=" "$obj/.config" || die "config: $opt is set, the fragment says n"
+            else
+                grep -qx "$opt=$val" "$obj/.config" ||
+                    die "config: the fragment's $line did not take ($(grep "^$opt=\|$opt is not set" "$obj/.config" || echo 'unknown option'))"
+            fi
+        done
+        note "building bzImage (log: $CACHE/image.log)"
+        local t0=$SECONDS
+        kmake bzImage modules >>"$CACHE/image.log" 2>&1 ||
+            { tail -n 30 "$CACHE/image.log" >&2; die "kernel build failed (log: $CACHE/image.log)"; }
+        note "bzImage built in $((SECONDS - t0)) s"
+        kver=$(cat "$obj/include/config/kernel.release")
+        rm -rf "$out.tmp"
+        mkdir -p "$out.tmp/boot" "$out.tmp/usr/lib/modules/$kver"
+        cp "$obj/arch/x86/boot/bzImage" "$out.tmp/boot/vmlinuz-$kver"
+        cp "$obj/.config" "$out.tmp/boot/config-$kver"
+        cp "$obj/modules.builtin" "$out.tmp/usr/lib/modules/$kver/"
+        : >"$out.tmp/usr/lib/modules/$kver/modules.order"
+        echo "linux-source-6.12 $SRC_VER + $(series | wc -l) patches, tinyconfig + testbed.config, $kver" \
+            >"$out.tmp/vfio-direct-kernel"
+        touch "$out.tmp/.complete"
+        rm -rf "$out"
+        mv "$out.tmp" "$out"
+    fi
+    echo "$out"
+}
+
+# cached: the image is in the cache (no network, no build).
+cmd_cached() {
+    local v
+    v=$(cat "$CACHE/last-source-version" 2>/dev/null || true)
+    [ -n "$v" ] || return 1
+    SRC_VER=$v
+    [ -e "$CACHE/image-$(image_hash)/.complete" ]
+}
+
+[ $# = 1 ] || usage
+mkdir -p "$CACHE"
+case $1 in
+modules) cmd_modules ;;
+image) cmd_image; echo "$SRC_VER" >"$CACHE/last-source-version" ;;
+stock) resolve; headers; echo "$STOCK" ;;
+source) resolve; patched; echo "$SRC" ;;
+cached) cmd_cached ;;
+-h|--help) usage ;;
+*) usage ;;
+esac
