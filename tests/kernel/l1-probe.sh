@@ -1,15 +1,15 @@
 #!/bin/sh
-# l1-probe.sh - run inside a test-bed L1 (init.sh --run): the kernel facts
-# the series' tests check, for the host side (check-kernel.py) to judge.
+# l1-probe.sh - run inside a test-bed L1 (run-l1.sh --run): the kernel facts
+# the series' tests check, for check-kernel.py to judge on the host.
 #
-# Prints, on stdout:
-#   the kernel release and command line, the IOMMU groups' interrupt
-#   remapping state, /proc/iomem, and vfio-probe's JSON for every bound
-#   device.
+# Prints sections "=== NAME": the kernel release, the command line,
+# vfio_iommu_type1's allow_unsafe_interrupts, the kernel's lines about
+# interrupt remapping and BAR alignment, and tests/kernel/vfio-kcheck's
+# JSON for every bound device (copied to /out by check-kernel.sh).
 # With vfio_direct.unsafe=1 on the kernel command line it first sets
-# vfio_iommu_type1's allow_unsafe_interrupts (busybox insmod does not read
-# module options from the command line), so that a container can be set
-# up without interrupt remapping.
+# allow_unsafe_interrupts (busybox insmod does not read module options
+# from the command line), so that a container can be set up without
+# interrupt remapping.
 arg() {
     v=
     for w in $(cat /proc/cmdline); do
@@ -28,8 +28,11 @@ cat /proc/cmdline
 echo "=== allow_unsafe_interrupts"
 cat "$p" 2>/dev/null || echo none
 echo "=== dmesg"
-dmesg | grep -E 'DMAR-IR|resource_alignment|requesting alignment|Ignoring requested alignments|keepsize|x2apic|vfio' || true
-echo "=== iomem"
-cat /proc/iomem
-echo "=== probe"
-exec vfio-probe
+dmesg | grep -E 'DMAR-IR|Enabled IRQ remapping|requesting alignment|Ignoring requested alignments|keepsize|resource_alignment' || true
+echo "=== kcheck"
+bdfs=
+for d in $VFIO_DIRECT_DEVICES; do
+    bdfs="$bdfs ${d#*=}"
+done
+# shellcheck disable=SC2086
+/out/vfio-kcheck $bdfs

@@ -29,6 +29,8 @@
 #   --shell           interactive shell on the console after the command
 #                     (instead of the probe when there is no --run)
 #   --timeout SEC     hard limit (default 300 for x86, 600 for pseries)
+#   --bios FILE       firmware instead of SeaBIOS (x86), e.g. qboot.rom, which
+#                     assigns no BAR: the L1 kernel places them all
 #   --kernel-tree DIR boot the kernel of DIR (boot/vmlinuz-KVER and
 #                     usr/lib/modules/KVER, as scripts/kernel.sh prints)
 #                     instead of Debian's stock one (x86)
@@ -55,7 +57,7 @@ usage() {
 }
 
 append='' run='' chroot='' outdir='' shell='' timeout_s='' quiet='' list_devices=''
-nested_hv=''
+nested_hv='' bios=''
 extra_shares=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -68,6 +70,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=${2?}; shift ;;
     --quiet) quiet=1 ;;
     --nested-kvm) nested_hv=,cap-nested-hv=on ;;
+    --bios) bios=${2?}; [ -r "$bios" ] || die "--bios $bios: no such file"; shift ;;
     --kernel-tree)
         [ -d "${2?}/boot" ] || die "--kernel-tree $2: no boot/ in it"
         VFIO_DIRECT_KERNEL_TREE=$(cd "$2" && pwd)
@@ -181,6 +184,7 @@ amd64)
     # shellcheck disable=SC2054
     qargs+=(-M q35,kernel-irqchip=split -cpu max
             -device intel-iommu,intremap=on,caching-mode=on)
+    [ -z "$bios" ] || qargs+=(-bios "$bios")
     cmdline="console=ttyS0 intel_iommu=on iommu=pt hugepages=32"
     dev_bus=pcie.0 share_bus=pcie.0 share_slot=16
     ;;
