@@ -24,4 +24,5 @@ void vfio_direct_class_init(ObjectClass *klass)
                                           "and the device cannot migrate)");
     vfio_direct_subpage_class_init(klass);
     vfio_direct_msix_class_init(klass);
+    vfio_direct_dma_class_init(klass);
 }

@@ -26,6 +26,7 @@
 #include "hw/pci/pci.h"
 #include "hw/vfio/pci.h"
 #include "hw/vfio/vfio-direct.h"
+#include "dma.h"
 #include "page-rule.h"
 #include "region-info.h"
 #include "trace.h"
@@ -385,6 +386,7 @@ static VfioPciDeviceInfo *vfio_direct_query_device(VFIOPCIDevice *vdev)
     }
 
     info->msix = vfio_direct_msix_query(vdev);
+    info->dma = vfio_direct_dma_query(vdev);
     return info;
 }
 
@@ -528,6 +530,9 @@ void hmp_info_vfio(Monitor *mon, const QDict *qdict)
         }
         if (info->msix) {
             hmp_info_vfio_msix(mon, info->msix);
+        }
+        if (info->dma) {
+            vfio_direct_dma_hmp(mon, info->dma);
         }
     }
 }

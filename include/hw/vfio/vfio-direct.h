@@ -40,6 +40,8 @@ typedef struct VFIODirect {
     OnOffAuto bar_page_align;
     VFIODirectBar bars[PCI_ROM_SLOT];
     VFIODirectMsix msix;
+    bool dma_plan;                      /* x-dma-plan (dma.c) */
+    uint32_t dma_prefault_threads;      /* x-dma-prefault-threads */
 } VFIODirect;
 
 /* Our vfio-pci properties, spliced into vfio_pci_dev_properties[]. */
@@ -49,7 +51,13 @@ typedef struct VFIODirect {
     DEFINE_PROP_ON_OFF_AUTO("x-msix-emulation", _state,                 \
                             _field.msix.emulation, ON_OFF_AUTO_AUTO),   \
     DEFINE_PROP_BOOL("x-msix-hide-mappable", _state,                    \
-                     _field.msix.hide_mappable, false)
+                     _field.msix.hide_mappable, false),                 \
+    DEFINE_PROP_BOOL("x-dma-plan", _state, _field.dma_plan, true),      \
+    DEFINE_PROP_UINT32("x-dma-prefault-threads", _state,                \
+                       _field.dma_prefault_threads, 8)
+
+/* dma.c */
+void vfio_direct_dma_class_init(ObjectClass *klass);
 
 /* host-check.c */
 bool vfio_direct_check_host(VFIOPCIDevice *vdev, Error **errp);

@@ -1,0 +1,484 @@
+/*
+ * vfio-direct: guest RAM to the IOMMU in large chunks
+ *
+ * What: vfio's memory listener hands plain guest RAM sections to us
+ * (vfio_direct_dma_region_add/del) instead of mapping each one; at the
+ * end of every memory transaction (vfio_direct_dma_commit) the planner
+ * (dma-plan.c) compares what the IOMMU holds with what the flat view
+ * wants, and we apply the difference: whole-mapping unmaps, then maps,
+ * each large new range prefaulted first (prefault.c).
+ * Why: upstream unmaps and pins all of RAM again when q35's reset-time
+ * PAM/SMRAM set-up splits the RAM section, takes one MAP_DMA per
+ * section, and learns about DMA_AVAIL only from a late ENOSPC.
+ * A plan that does not fit DMA_AVAIL is refused before any MAP_DMA; a
+ * MAP_DMA that fails unmaps what the same commit mapped.  Every call
+ * is counted per container for x-query-vfio and "info vfio".
+ *
+ * Sections of IOMMU regions, RAM devices (other devices' BARs) and RAM
+ * with a RamDiscardManager (virtio-mem, mapped block by block) stay on
+ * upstream's path; sPAPR containers too (they need DMA windows).
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <sys/ioctl.h>
+#include "qemu/error-report.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "exec/memory.h"
+#include "exec/cpu-common.h"
+#include "hw/vfio/vfio-common.h"
+#include "hw/vfio/vfio-container-base.h"
+#include "hw/vfio/pci.h"
+#include "hw/vfio/vfio-direct.h"
+#include "hw/vfio/vfio-direct-dma.h"
+#include "dma.h"
+#include "trace.h"
+
+/* The properties of the vfio-pci device being realized (see realize) */
+static bool vfio_direct_dma_next_plan = true;
+static uint32_t vfio_direct_dma_next_threads = VFIO_DIRECT_DMA_THREADS;
+
+/* VFIODmaRange.block is the memory region */
+static MemoryRegion *entry_mr(const VFIODmaRange *r)
+{
+    return (MemoryRegion *)(uintptr_t)r->block;
+}
+
+static uint32_t vfio_direct_dma_bound_threads(uint32_t threads)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return MIN(threads, (uint32_t)MAX(cpus, 1));
+}
+
+void vfio_direct_dma_realize(VFIOPCIDevice *vdev)
+{
+    vfio_direct_dma_next_plan = vdev->direct.dma_plan;
+    vfio_direct_dma_next_threads = vdev->direct.dma_prefault_threads;
+}
+
+static VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer)
+{
+    VFIODirectDma *d = bcontainer->direct_dma;
+
+    if (!d) {
+        d = g_new0(VFIODirectDma, 1);
+        d->want = g_array_new(false, false, sizeof(VFIODmaRange));
+        d->mapped = g_array_new(false, false, sizeof(VFIODmaRange));
+        d->plan = vfio_direct_dma_next_plan;
+        d->prefault_threads =
+            vfio_direct_dma_bound_threads(vfio_direct_dma_next_threads);
+        d->stats.planner = d->plan;
+        d->stats.prefault_threads = d->prefault_threads;
+        bcontainer->direct_dma = d;
+    }
+    return d;
+}
+
+int64_t vfio_direct_dma_clock(void)
+{
+    return get_clock();
+}
+
+void vfio_direct_dma_account(VFIOContainerBase *bcontainer, bool map,
+                             uint64_t size, int ret, int64_t start)
+{
+    VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
+    int64_t ns = get_clock() - start;
+
+    if (map) {
+        d->stats.map_calls++;
+        d->stats.map_ns += ns;
+        if (ret) {
+            d->stats.map_failures++;
+        } else {
+            d->stats.map_bytes += size;
+            d->stats.largest_mapping = MAX(d->stats.largest_mapping, size);
+        }
+    } else {
+        d->stats.unmap_calls++;
+        d->stats.unmap_ns += ns;
+        if (!ret) {
+            d->stats.unmap_bytes += size;
+        }
+    }
+}
+
+/* Plain guest RAM on a type1 or iommufd container: ours */
+static bool vfio_direct_dma_ours(VFIOContainerBase *bcontainer,
+                                 MemoryRegionSection *section)
+{
+    VFIOIOMMUClass *vioc = VFIO_IOMMU_GET_CLASS(bcontainer);
+    MemoryRegion *mr = section->mr;
+
+    return vfio_direct_dma_get(bcontainer)->plan && !vioc->add_window &&
+           memory_region_is_ram(mr) && !memory_region_is_iommu(mr) &&
+           !memory_region_is_ram_device(mr) &&
+           !memory_region_has_ram_discard_manager(mr);
+}
+
+/* The host-page-aligned part of @section, as upstream maps it */
+static bool vfio_direct_dma_range(MemoryRegionSection *section,
+                                  VFIODmaRange *r)
+{
+    uint64_t start = section->offset_within_address_space;
+    Int128 llend = int128_add(int128_make64(start), section->size);
+    uint64_t iova = REAL_HOST_PAGE_ALIGN(start);
+
+    llend = int128_and(llend, int128_exts64(qemu_real_host_page_mask()));
+    if (int128_ge(int128_make64(iova), llend)) {
+        return false;
+    }
+    r->iova = iova;
+    r->size = int128_get64(int128_sub(llend, int128_make64(iova)));
+    r->hva = (uintptr_t)memory_region_get_ram_ptr(section->mr) +
+             section->offset_within_region + (iova - start);
+    r->block = (uintptr_t)section->mr;
+    r->readonly = section->readonly;
+    return true;
+}
+
+/* Index of the first entry of sorted @a whose end is above @iova */
+static guint vfio_direct_dma_find(GArray *a, uint64_t iova)
+{
+    guint lo = 0, hi = a->len;
+
+    while (lo < hi) {
+        guint mid = (lo + hi) / 2;
+        VFIODmaRange *m = &g_array_index(a, VFIODmaRange, mid);
+
+        if (m->iova + m->size <= iova) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static void vfio_direct_dma_insert(GArray *a, const VFIODmaRange *r)
+{
+    g_array_insert_val(a, vfio_direct_dma_find(a, r->iova), *r);
+    memory_region_ref(entry_mr(r));
+}
+
+static void vfio_direct_dma_remove(GArray *a, guint i)
+{
+    MemoryRegion *mr = entry_mr(&g_array_index(a, VFIODmaRange, i));
+
+    g_array_remove_index(a, i);
+    memory_region_unref(mr);
+}
+
+static int vfio_direct_dma_unmap_one(VFIOContainerBase *bcontainer,
+                                     const VFIODmaRange *m)
+{
+    int ret = vfio_container_dma_unmap(bcontainer, m->iova, m->size, NULL);
+
+    trace_vfio_direct_dma_unmap(m->iova, m->size, ret);
+    if (ret) {
+        error_report("vfio: unmapping guest RAM at 0x%" PRIx64 " size 0x%"
+                     PRIx64 " from the IOMMU failed: %s", m->iova, m->size,
+                     strerror(-ret));
+    }
+    return ret;
+}
+
+/*
+ * Another kind of section (a device BAR, an IOMMU region) takes iova
+ * [@iova, @iova + @size) in this transaction: our mappings there must
+ * go first, whole; commit maps again what is still wanted of them.
+ */
+static void vfio_direct_dma_evict(VFIOContainerBase *bcontainer,
+                                  uint64_t iova, uint64_t size)
+{
+    VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
+    guint i = vfio_direct_dma_find(d->mapped, iova);
+
+    while (i < d->mapped->len) {
+        VFIODmaRange *m = &g_array_index(d->mapped, VFIODmaRange, i);
+
+        if (m->iova >= iova + size) {
+            break;
+        }
+        trace_vfio_direct_dma_evict(m->iova, m->size, iova, size);
+        vfio_direct_dma_unmap_one(bcontainer, m);
+        vfio_direct_dma_remove(d->mapped, i);
+        d->dirty = true;
+    }
+}
+
+bool vfio_direct_dma_region_add(VFIOContainerBase *bcontainer,
+                                MemoryRegionSection *section)
+{
+    VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
+    VFIODmaRange r;
+
+    if (!vfio_direct_dma_ours(bcontainer, section)) {
+        if (d->mapped->len) {
+            vfio_direct_dma_evict(bcontainer,
+                                  section->offset_within_address_space,
+                                  int128_get64(section->size));
+        }
+        return false;
+    }
+    if (vfio_direct_dma_range(section, &r)) {
+        trace_vfio_direct_dma_region_add(memory_region_name(section->mr),
+                                         r.iova, r.size, r.hva, r.readonly);
+        vfio_direct_dma_insert(d->want, &r);
+        d->dirty = true;
+    }
+    return true;
+}
+
+bool vfio_direct_dma_region_del(VFIOContainerBase *bcontainer,
+                                MemoryRegionSection *section)
+{
+    VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
+    VFIODmaRange r;
+    guint i;
+
+    if (!vfio_direct_dma_ours(bcontainer, section)) {
+        return false;
+    }
+    if (vfio_direct_dma_range(section, &r)) {
+        i = vfio_direct_dma_find(d->want, r.iova);
+        if (i < d->want->len &&
+            g_array_index(d->want, VFIODmaRange, i).iova == r.iova &&
+            g_array_index(d->want, VFIODmaRange, i).size == r.size) {
+            trace_vfio_direct_dma_region_del(memory_region_name(section->mr),
+                                             r.iova, r.size);
+            vfio_direct_dma_remove(d->want, i);
+            d->dirty = true;
+        }
+    }
+    return true;
+}
+
+/* What the kernel still allows (DMA_AVAIL now), 0 when it does not say */
+static uint32_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
+{
+    VFIOContainer *container = (VFIOContainer *)
+        object_dynamic_cast(OBJECT(bcontainer), TYPE_VFIO_IOMMU_LEGACY);
+    g_autofree struct vfio_iommu_type1_info *info = NULL;
+    uint32_t argsz = sizeof(*info), avail = 0;
+
+    if (!container) {
+        return 0;
+    }
+    for (;;) {
+        info = g_realloc(info, argsz);
+        memset(info, 0, argsz);
+        info->argsz = argsz;
+        if (ioctl(container->fd, VFIO_IOMMU_GET_INFO, info)) {
+            return 0;
+        }
+        if (info->argsz <= argsz) {
+            break;
+        }
+        argsz = info->argsz;
+    }
+    if (!vfio_get_info_dma_avail(info, &avail)) {
+        return 0;
+    }
+    return avail;
+}
+
+static void vfio_direct_dma_fail(VFIOContainerBase *bcontainer, Error *err)
+{
+    if (!bcontainer->initialized && !bcontainer->error) {
+        /* realize: the device fails with this line */
+        error_propagate(&bcontainer->error, err);
+    } else {
+        error_report_err(err);
+    }
+}
+
+void vfio_direct_dma_commit(MemoryListener *listener)
+{
+    VFIOContainerBase *bcontainer = container_of(listener, VFIOContainerBase,
+                                                 listener);
+    VFIODirectDma *d = bcontainer->direct_dma;
+    g_autoptr(GArray) old = NULL;
+    VFIODmaPlanConfig cfg = {
+        .low_start = VFIO_DMA_PLAN_LOW_START,
+        .low_end = VFIO_DMA_PLAN_LOW_END,
+    };
+    VFIODmaPlan plan;
+    Error *err = NULL;
+    guint i, done;
+
+    if (!d || !d->dirty) {
+        return;
+    }
+    d->dirty = false;
+    cfg.dma_avail = vfio_direct_dma_avail(bcontainer);
+    old = g_array_copy(d->mapped);
+    vfio_dma_plan(&cfg, (VFIODmaRange *)old->data, old->len,
+                  (VFIODmaRange *)d->want->data, d->want->len, &plan);
+    trace_vfio_direct_dma_plan(old->len, plan.unmap->len, plan.map->len,
+                               plan.map_bytes, plan.in_use, cfg.dma_avail);
+
+    /* Dropping what is no longer wanted is always right: first */
+    for (i = plan.unmap->len; i-- > 0;) {
+        guint k = g_array_index(plan.unmap, guint, i);
+
+        vfio_direct_dma_unmap_one(bcontainer,
+                                  &g_array_index(old, VFIODmaRange, k));
+        vfio_direct_dma_remove(d->mapped, k);
+    }
+
+    if (!plan.fits) {
+        d->stats.refused++;
+        trace_vfio_direct_dma_refused(plan.map->len, cfg.dma_avail);
+        error_setg(&err, "vfio: guest RAM needs %u more IOMMU mappings but "
+                   "the host allows %u (DMA_AVAIL): use fewer, larger "
+                   "memory devices, or raise vfio_iommu_type1's "
+                   "dma_entry_limit", plan.map->len - plan.unmap->len,
+                   cfg.dma_avail);
+        vfio_direct_dma_fail(bcontainer, err);
+        vfio_dma_plan_free(&plan);
+        return;
+    }
+
+    for (done = 0; done < plan.map->len; done++) {
+        VFIODmaRange *m = &g_array_index(plan.map, VFIODmaRange, done);
+        int ret;
+
+        if (m->size >= 2 * MiB && !vfio_dma_congruent(m, 2 * MiB)) {
+            d->stats.incongruent++;
+            trace_vfio_direct_dma_incongruent(m->iova, m->hva, m->size);
+        }
+        vfio_direct_prefault(d, entry_mr(m), m);
+        ret = vfio_container_dma_map(bcontainer, m->iova, m->size,
+                                     (void *)(uintptr_t)m->hva, m->readonly);
+        trace_vfio_direct_dma_map(memory_region_name(entry_mr(m)), m->iova,
+                                  m->size, m->hva, m->readonly, ret);
+        if (ret) {
+            error_setg(&err, "vfio: mapping guest RAM %s at 0x%" PRIx64
+                       " size 0x%" PRIx64 " to the IOMMU failed: %s%s",
+                       memory_region_name(entry_mr(m)), m->iova, m->size,
+                       strerror(-ret),
+                       ret == -ENOMEM ? " (raise the locked memory limit, "
+                       "ulimit -l, to the guest's RAM size)" :
+                       ret == -ENOSPC ? " (raise vfio_iommu_type1's "
+                       "dma_entry_limit)" : "");
+            break;
+        }
+        vfio_direct_dma_insert(d->mapped, m);
+    }
+
+    if (done < plan.map->len) {
+        /* Leave nothing of this commit behind */
+        trace_vfio_direct_dma_rollback(done);
+        d->stats.rollbacks++;
+        for (i = done; i-- > 0;) {
+            VFIODmaRange *m = &g_array_index(plan.map, VFIODmaRange, i);
+            guint k = vfio_direct_dma_find(d->mapped, m->iova);
+
+            vfio_direct_dma_unmap_one(bcontainer, m);
+            vfio_direct_dma_remove(d->mapped, k);
+        }
+        vfio_direct_dma_fail(bcontainer, err);
+    }
+    vfio_dma_plan_free(&plan);
+}
+
+bool vfio_direct_dma_room(VFIOContainerBase *bcontainer, uint64_t nr,
+                          uint64_t granularity, Error **errp)
+{
+    uint32_t avail = vfio_direct_dma_avail(bcontainer);
+
+    trace_vfio_direct_dma_room(nr, granularity, avail);
+    if (avail && nr > avail) {
+        vfio_direct_dma_get(bcontainer)->stats.refused++;
+        error_setg(errp, "vfio: plugging %" PRIu64 " blocks of 0x%" PRIx64
+                   " bytes needs %" PRIu64 " IOMMU mappings but the host "
+                   "allows %u more (DMA_AVAIL): use a larger virtio-mem "
+                   "block-size, or raise vfio_iommu_type1's dma_entry_limit",
+                   nr, granularity, nr, avail);
+        return false;
+    }
+    return true;
+}
+
+void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer)
+{
+    VFIODirectDma *d = bcontainer->direct_dma;
+
+    if (!d) {
+        return;
+    }
+    while (d->want->len) {
+        vfio_direct_dma_remove(d->want, d->want->len - 1);
+    }
+    while (d->mapped->len) {
+        vfio_direct_dma_remove(d->mapped, d->mapped->len - 1);
+    }
+    g_array_free(d->want, true);
+    g_array_free(d->mapped, true);
+    g_free(d);
+    bcontainer->direct_dma = NULL;
+}
+
+VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev)
+{
+    VFIOContainerBase *bcontainer = vdev->vbasedev.bcontainer;
+    VFIODirectDma *d = bcontainer ? bcontainer->direct_dma : NULL;
+    VfioDmaInfo *info;
+    uint32_t avail;
+
+    if (!d) {
+        return NULL;
+    }
+    info = g_memdup2(&d->stats, sizeof(*info));
+    info->mappings = d->mapped->len;
+    info->dma_limit = bcontainer->dma_max_mappings;
+    avail = vfio_direct_dma_avail(bcontainer);
+    if (avail) {
+        info->has_dma_avail = true;
+        info->dma_avail = avail;
+    }
+    return info;
+}
+
+void vfio_direct_dma_hmp(Monitor *mon, VfioDmaInfo *info)
+{
+    monitor_printf(mon, "  DMA: planner %s, %" PRIu64 " mappings, limit %"
+                   PRIu64, info->planner ? "on" : "off", info->mappings,
+                   info->dma_limit);
+    if (info->has_dma_avail) {
+        monitor_printf(mon, ", %" PRIu64 " more allowed", info->dma_avail);
+    }
+    monitor_printf(mon, "\n    map %" PRIu64 " calls %" PRIu64 " bytes "
+                   "(largest 0x%" PRIx64 ", %" PRIu64 " failed) %" PRIu64
+                   " us; unmap %" PRIu64 " calls %" PRIu64 " bytes %" PRIu64
+                   " us\n", info->map_calls, info->map_bytes,
+                   info->largest_mapping, info->map_failures,
+                   info->map_ns / 1000, info->unmap_calls, info->unmap_bytes,
+                   info->unmap_ns / 1000);
+    monitor_printf(mon, "    prefault %" PRIu64 " bytes %" PRIu64 " us (%"
+                   PRIu64 " threads); incongruent %" PRIu64 ", refused %"
+                   PRIu64 ", rollbacks %" PRIu64 "\n", info->prefault_bytes,
+                   info->prefault_ns / 1000, info->prefault_threads,
+                   info->incongruent, info->refused, info->rollbacks);
+}
+
+void vfio_direct_dma_class_init(ObjectClass *klass)
+{
+    object_class_property_set_description(klass, "x-dma-plan",
+                                          "Map guest RAM to the IOMMU in as "
+                                          "few mappings as type1 allows, "
+                                          "pinning it once (applies to the "
+                                          "container this device creates)");
+    object_class_property_set_description(klass, "x-dma-prefault-threads",
+                                          "Threads that populate guest RAM "
+                                          "before a large MAP_DMA, at most "
+                                          "the host's CPUs; 0: off (applies "
+                                          "to the container this device "
+                                          "creates)");
+}

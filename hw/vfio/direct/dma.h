@@ -1,0 +1,41 @@
+/*
+ * vfio-direct: guest RAM to the IOMMU in large chunks (private header)
+ *
+ * The per-container state of dma.c, shared with prefault.c (the
+ * prefault before a large MAP_DMA) and query.c (the report).
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VFIO_DIRECT_DMA_H
+#define HW_VFIO_DIRECT_DMA_H
+
+#include "qapi/qapi-types-vfio-direct.h"
+#include "monitor/monitor.h"
+#include "hw/vfio/vfio-direct-dma.h"
+#include "dma-plan.h"
+
+/* x-dma-prefault-threads' default (bounded by the host's CPUs) */
+#define VFIO_DIRECT_DMA_THREADS 8     /* as in VFIO_DIRECT_PROPERTIES */
+/* Smaller mappings are not prefaulted: a thread costs more */
+#define VFIO_DIRECT_PREFAULT_MIN (32 * MiB)
+
+struct VFIODirectDma {
+    GArray *want;               /* VFIODmaRange, sorted, one per section */
+    GArray *mapped;             /* VFIODmaRange, sorted: what we mapped */
+    bool dirty;                 /* want or mapped changed since commit */
+    bool plan;                  /* x-dma-plan */
+    uint32_t prefault_threads;  /* x-dma-prefault-threads, bounded */
+    VfioDmaInfo stats;          /* counters; mappings etc. filled on query */
+};
+
+/* prefault.c: populate the RAM behind @m with threads, if not yet */
+void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,
+                          const VFIODmaRange *m);
+
+/* dma.c: the report of @vdev's container, NULL when it has none */
+VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev);
+void vfio_direct_dma_hmp(Monitor *mon, VfioDmaInfo *info);
+
+#endif /* HW_VFIO_DIRECT_DMA_H */

@@ -1,0 +1,49 @@
+/*
+ * vfio-direct: guest RAM to the IOMMU in large chunks (hooks)
+ *
+ * What upstream's vfio memory listener and container call into; the
+ * code is in hw/vfio/direct/dma.c, the planner in dma-plan.c.
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VFIO_VFIO_DIRECT_DMA_H
+#define HW_VFIO_VFIO_DIRECT_DMA_H
+
+#include "exec/memory.h"
+
+typedef struct VFIOContainerBase VFIOContainerBase;
+typedef struct VFIODirectDma VFIODirectDma;
+typedef struct VFIOPCIDevice VFIOPCIDevice;
+
+/*
+ * The listener's region_add/region_del: true when vfio-direct took the
+ * section (plain guest RAM), and the caller must not map or unmap it.
+ */
+bool vfio_direct_dma_region_add(VFIOContainerBase *bcontainer,
+                                MemoryRegionSection *section);
+bool vfio_direct_dma_region_del(VFIOContainerBase *bcontainer,
+                                MemoryRegionSection *section);
+/* The listener's commit: apply the plan for the sections taken. */
+void vfio_direct_dma_commit(MemoryListener *listener);
+
+/*
+ * Before a RamDiscardManager (virtio-mem) maps @nr blocks: false, with
+ * one line in @errp, when the IOMMU cannot hold them.
+ */
+bool vfio_direct_dma_room(VFIOContainerBase *bcontainer, uint64_t nr,
+                          uint64_t granularity, Error **errp);
+
+/* Every MAP_DMA / UNMAP_DMA the container makes, for the counters */
+int64_t vfio_direct_dma_clock(void);
+void vfio_direct_dma_account(VFIOContainerBase *bcontainer, bool map,
+                             uint64_t size, int ret, int64_t start);
+
+/* The container is finalized */
+void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer);
+
+/* vfio-pci realize, before the device attaches to a container */
+void vfio_direct_dma_realize(VFIOPCIDevice *vdev);
+
+#endif /* HW_VFIO_VFIO_DIRECT_DMA_H */
