@@ -82,6 +82,28 @@ QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar)
     return found;
 }
 
+QDict *vfio_qtest_msix(QTestState *qts, const char *id)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
+    QList *devices = qdict_get_qlist(rsp, "return");
+    QDict *found = NULL;
+    QListEntry *e;
+
+    g_assert(devices);
+    QLIST_FOREACH_ENTRY(devices, e) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
+            found = qdict_get_qdict(dev, "msix");
+            if (found) {
+                qobject_ref(found);
+            }
+        }
+    }
+    qobject_unref(rsp);
+    return found;
+}
+
 const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset)
 {
     QListEntry *e;

@@ -24,6 +24,9 @@ bool vfio_qtest_require(const char *const *names);
 /* x-query-vfio's entry for BAR @bar of device @id (unref when done). */
 QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar);
 
+/* x-query-vfio's "msix" of device @id, NULL if it has none (unref). */
+QDict *vfio_qtest_msix(QTestState *qts, const char *id);
+
 /* The reason of the range of @bar_info that holds @offset ("direct"). */
 const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset);
 

@@ -1,0 +1,647 @@
+/*
+ * QTest for vfio-direct's MSI-X policy: which host pages of an MSI-X BAR
+ * trap, relocation, the carve-out, and interrupts
+ *
+ * Runs in the test bed against real kernel vfio-pci, on e1000e (table in
+ * BAR3), nvme (table inside BAR0 next to the doorbells) and qemu-xhci
+ * (table at +0x3000).  On x86_64 (q35) the table is emulated: only its
+ * host pages may trap, relocation frees them, and guest writes to the
+ * table must never reach the device.  On ppc64 (pseries, whose guests
+ * program MSI through RTAS) the table is not emulated: the BAR is direct
+ * in full, grown to its host page where that is 64 KiB.
+ *
+ * The oracles are the flat view under KVM's page rule, the devices'
+ * registers read through the L1's sysfs resource, the kernel's
+ * /proc/interrupts and the MSI writes seen in guest RAM.
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "libqos/pci-spapr.h"
+#include "libqos/malloc-spapr.h"
+#include "hw/pci/pci_regs.h"
+#include "qemu/bswap.h"
+#include "qobject/qdict.h"
+#include "ppc-util.h"
+#include "vfio-qtest-util.h"
+
+/* A test-bed device with MSI-X, as the L1's emulation lays it out */
+typedef struct MsixDevice {
+    const char *name;
+    int bar;                    /* holds the table and the PBA */
+    bool bar64;
+    uint64_t table, pba;        /* offsets in @bar */
+    uint64_t neighbour;         /* a register in the 4 KiB page before */
+    int auto_bar;               /* where x-msix-relocation=auto puts them */
+} MsixDevice;
+
+static const MsixDevice devices[] = {
+    { "e1000e", 3, false, 0x0, 0x2000, 0x1000, 4 },
+    { "nvme", 0, true, 0x2000, 0x3000, 0x1000, 2 },
+    { "xhci", 0, true, 0x3000, 0x3800, 0x2000, 2 },
+};
+
+typedef struct Guest Guest;
+
+typedef struct Arch {
+    const char *arch;           /* as qtest_get_arch() names it */
+    const char *machine;
+    uint64_t bar_base;          /* a free bus address in the memory window */
+    uint64_t mem_cpu_offset;    /* CPU address - bus address */
+    bool emulated;              /* the table, by x-msix-emulation=auto */
+    void (*bus_new)(Guest *g);
+    void (*bus_free)(Guest *g);
+} Arch;
+
+struct Guest {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QGuestAllocator alloc;
+    const MsixDevice *d;
+    uint64_t entries;
+};
+
+static void pc_bus_new(Guest *g)
+{
+    g->bus = qpci_new_pc(g->qts, NULL);
+}
+
+static void pc_bus_free(Guest *g)
+{
+    qpci_free_pc(g->bus);
+}
+
+static void spapr_bus_new(Guest *g)
+{
+    spapr_alloc_init(&g->alloc, g->qts, ALLOC_NO_FLAGS);
+    g->bus = qpci_new_spapr(g->qts, &g->alloc);
+}
+
+static void spapr_bus_free(Guest *g)
+{
+    qpci_free_spapr(g->bus);
+    alloc_destroy(&g->alloc);
+}
+
+static const Arch arches[] = {
+    {
+        .arch = "x86_64",
+        .machine = "-M q35 -m 64M",
+        .bar_base = 0xc0000000,
+        .emulated = true,
+        .bus_new = pc_bus_new,
+        .bus_free = pc_bus_free,
+    }, {
+        .arch = "ppc64",
+        .machine = "-M pseries," PSERIES_DEFAULT_CAPABILITIES " -m 256M",
+        .bar_base = 0x80000000,
+        .mem_cpu_offset = 1ULL << 45,
+        .emulated = false,
+        .bus_new = spapr_bus_new,
+        .bus_free = spapr_bus_free,
+    },
+};
+
+static const Arch *arch;
+
+static uint64_t page_size(void)
+{
+    return qemu_real_host_page_size();
+}
+
+static uint64_t cpu_address(uint64_t addr)
+{
+    return addr + arch->mem_cpu_offset;
+}
+
+static uint32_t mmio_readl(Guest *g, uint64_t addr)
+{
+    uint32_t val = qtest_readl(g->qts, cpu_address(addr));
+
+    return qtest_big_endian(g->qts) ? bswap32(val) : val;
+}
+
+static void mmio_writel(Guest *g, uint64_t addr, uint32_t val)
+{
+    qtest_writel(g->qts, cpu_address(addr),
+                 qtest_big_endian(g->qts) ? bswap32(val) : val);
+}
+
+/* Bus address where the tests place BAR @nr */
+static uint64_t bar_addr(int nr)
+{
+    return arch->bar_base + nr * 0x100000;
+}
+
+static void bar_place(Guest *g, int nr, bool bar64)
+{
+    qpci_config_writel(g->dev, PCI_BASE_ADDRESS_0 + 4 * nr, bar_addr(nr));
+    if (bar64) {
+        qpci_config_writel(g->dev, PCI_BASE_ADDRESS_0 + 4 * nr + 4, 0);
+    }
+}
+
+static void decode_on(Guest *g)
+{
+    qpci_config_writew(g->dev, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+}
+
+/*
+ * Start a guest with test-bed device @d assigned as "d" with the vfio-pci
+ * options @opts, its MSI-X BAR placed; false (skipped) when not bound.
+ */
+static bool guest_start(Guest *g, const MsixDevice *d, const char *opts)
+{
+    const char *names[] = { d->name, NULL };
+    QDict *msix;
+
+    if (!vfio_qtest_require(names)) {
+        return false;
+    }
+    g->d = d;
+    g->qts = qtest_initf("%s -nodefaults -device vfio-pci,host=%s,id=d,"
+                         "addr=04.0%s%s", arch->machine,
+                         vfio_qtest_host(d->name), *opts ? "," : "", opts);
+    arch->bus_new(g);
+    g->dev = qpci_device_find(g->bus, QPCI_DEVFN(4, 0));
+    g_assert_nonnull(g->dev);
+    bar_place(g, d->bar, d->bar64);
+    decode_on(g);
+
+    msix = vfio_qtest_msix(g->qts, "d");
+    g_assert_nonnull(msix);
+    g->entries = qdict_get_int(msix, "entries");
+    qobject_unref(msix);
+    return true;
+}
+
+static void guest_stop(Guest *g)
+{
+    g_free(g->dev);
+    arch->bus_free(g);
+    qtest_quit(g->qts);
+}
+
+static uint64_t table_size(Guest *g)
+{
+    return g->entries * PCI_MSIX_ENTRY_SIZE;
+}
+
+/* Is the host page holding byte @offset of BAR @nr direct (flat view)? */
+static bool page_direct(Guest *g, int nr, uint64_t offset)
+{
+    return vfio_qtest_page_is_direct(g->qts, cpu_address(bar_addr(nr) +
+                                                         offset));
+}
+
+/* x-query-vfio's reason for byte @offset of BAR @nr */
+static char *served(Guest *g, int nr, uint64_t offset)
+{
+    QDict *bar = vfio_qtest_bar(g->qts, "d", nr);
+    char *reason = g_strdup(vfio_qtest_range_at(bar, offset));
+
+    qobject_unref(bar);
+    return reason;
+}
+
+static void assert_served(Guest *g, int nr, uint64_t offset,
+                          const char *expected)
+{
+    g_autofree char *reason = served(g, nr, offset);
+
+    g_assert_cmpint(page_direct(g, nr, offset), ==,
+                    !strcmp(expected, "direct"));
+    g_assert_cmpstr(reason, ==, expected);
+}
+
+/* Does the kernel let BAR @nr be mapped (region flag MMAP)? */
+static bool kernel_mmap(Guest *g, int nr)
+{
+    QDict *rsp = qtest_qmp(g->qts, "{ 'execute': 'x-query-vfio' }");
+    QDict *dev = qobject_to(QDict,
+                            qlist_peek(qdict_get_qlist(rsp, "return")));
+    QListEntry *e;
+    bool mmap = false;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(dev, "regions"), e) {
+        QDict *region = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(region, "index") == nr) {
+            mmap = qdict_get_int(region, "flags") & 4;   /* FLAG_MMAP */
+        }
+    }
+    qobject_unref(rsp);
+    return mmap;
+}
+
+static uint64_t trapped_reads(Guest *g, int nr)
+{
+    QDict *bar = vfio_qtest_bar(g->qts, "d", nr);
+    uint64_t n = qdict_get_int(bar, "trapped-reads");
+
+    qobject_unref(bar);
+    return n;
+}
+
+static uint32_t physical(Guest *g, uint64_t offset)
+{
+    return vfio_qtest_sysfs_bar_read(vfio_qtest_host(g->d->name), g->d->bar,
+                                     offset, 4);
+}
+
+/*
+ * Emulated (x86): the table's host page traps and nothing else does; the
+ * registers sharing that page are served from QEMU's mapping, not the
+ * device fd; the guest's table writes stay in the emulation.
+ */
+static void test_emulated(const void *opaque)
+{
+    const MsixDevice *d = opaque;
+    uint64_t page = page_size(), table_page, off;
+    uint32_t before, reads;
+    Guest g;
+    QDict *msix;
+
+    if (!guest_start(&g, d, "")) {
+        return;
+    }
+    table_page = QEMU_ALIGN_DOWN(d->table, page);
+    msix = vfio_qtest_msix(g.qts, "d");
+    g_assert_true(qdict_get_bool(msix, "emulated"));
+    g_assert_true(qdict_get_bool(msix, "mappable"));
+    g_assert_false(qdict_haskey(msix, "relocated-from"));
+    g_assert_cmpuint(qdict_get_int(msix, "table-page-shared"), ==,
+                     page - table_size(&g));
+    qobject_unref(msix);
+
+    for (off = 0; off < 0x4000; off += page) {
+        assert_served(&g, d->bar, off,
+                      off == table_page ? "msix-table" : "direct");
+    }
+    assert_served(&g, d->bar, d->table + table_size(&g), "msix-table");
+    assert_served(&g, d->bar, d->neighbour, "direct");
+
+    /* The rest of the table's page: from QEMU's mapping, like the device */
+    reads = trapped_reads(&g, d->bar);
+    off = d->table + QEMU_ALIGN_UP(table_size(&g), 4);
+    if (off < table_page + page && off != d->pba) {
+        g_assert_cmphex(mmio_readl(&g, bar_addr(d->bar) + off), ==,
+                        physical(&g, off));
+    }
+    g_assert_cmpuint(trapped_reads(&g, d->bar), ==, reads);
+
+    /* Entry 0's data: the guest's write stays in the emulation */
+    before = physical(&g, d->table + PCI_MSIX_ENTRY_DATA);
+    mmio_writel(&g, bar_addr(d->bar) + d->table + PCI_MSIX_ENTRY_DATA,
+                ~before);
+    g_assert_cmphex(mmio_readl(&g, bar_addr(d->bar) + d->table +
+                               PCI_MSIX_ENTRY_DATA), ==, ~before);
+    g_assert_cmphex(physical(&g, d->table + PCI_MSIX_ENTRY_DATA), ==, before);
+    guest_stop(&g);
+}
+
+/*
+ * Not emulated (pseries): the whole BAR is direct, grown to its page
+ * where the page is bigger, and the guest reaches the device's table.
+ */
+static void test_not_emulated(const void *opaque)
+{
+    const MsixDevice *d = opaque;
+    uint64_t page = page_size(), off;
+    uint32_t before;
+    QDict *msix, *bar;
+    Guest g;
+
+    if (!guest_start(&g, d, "")) {
+        return;
+    }
+    msix = vfio_qtest_msix(g.qts, "d");
+    g_assert_false(qdict_get_bool(msix, "emulated"));
+    g_assert_cmpuint(qdict_get_int(msix, "table-page-shared"), ==, 0);
+    qobject_unref(msix);
+    if (!kernel_mmap(&g, d->bar)) {
+        /* The kernel's layout shares the page: it must trap, and say so */
+        bar = vfio_qtest_bar(g.qts, "d", d->bar);
+        g_assert_cmpstr(qdict_get_str(bar, "subpage"), ==, "no-mmap");
+        g_assert_false(page_direct(&g, d->bar, d->table));
+        qobject_unref(bar);
+        guest_stop(&g);
+        g_test_skip("the kernel does not let this BAR be mapped");
+        return;
+    }
+
+    for (off = 0; off < MAX(0x4000, page); off += page) {
+        assert_served(&g, d->bar, off, "direct");
+    }
+    assert_served(&g, d->bar, d->table, "direct");
+    assert_served(&g, d->bar, d->pba, "direct");
+    if (page > 0x4000) {
+        bar = vfio_qtest_bar(g.qts, "d", d->bar);
+        g_assert_cmpstr(qdict_get_str(bar, "subpage"), ==, "direct");
+        qobject_unref(bar);
+    }
+
+    before = physical(&g, d->table + PCI_MSIX_ENTRY_DATA);
+    mmio_writel(&g, bar_addr(d->bar) + d->table + PCI_MSIX_ENTRY_DATA,
+                ~before);
+    g_assert_cmphex(physical(&g, d->table + PCI_MSIX_ENTRY_DATA), ==,
+                    ~before);
+    mmio_writel(&g, bar_addr(d->bar) + d->table + PCI_MSIX_ENTRY_DATA,
+                before);
+    guest_stop(&g);
+}
+
+/* The MSI-X capability's table BIR, as the guest reads it */
+static int guest_table_bir(Guest *g)
+{
+    uint8_t cap = qpci_find_capability(g->dev, PCI_CAP_ID_MSIX, 0);
+
+    g_assert_cmpint(cap, !=, 0);
+    return qpci_config_readl(g->dev, cap + PCI_MSIX_TABLE) &
+           PCI_MSIX_FLAGS_BIRMASK;
+}
+
+/*
+ * x-msix-relocation=auto (x86): the table moves to the BAR the planner
+ * chose, works there, and its old page becomes direct.
+ */
+static void test_relocation_auto(const void *opaque)
+{
+    const MsixDevice *d = opaque;
+    uint64_t off, entry0;
+    uint32_t before;
+    QDict *msix;
+    Guest g;
+
+    if (!guest_start(&g, d, "x-msix-relocation=auto")) {
+        return;
+    }
+    msix = vfio_qtest_msix(g.qts, "d");
+    g_assert_cmpint(qdict_get_int(msix, "table-bar"), ==, d->auto_bar);
+    g_assert_cmpint(qdict_get_int(msix, "relocated-from"), ==, d->bar);
+    g_assert_true(qdict_get_bool(msix, "relocation-auto"));
+    g_assert_cmpuint(qdict_get_int(msix, "table-page-shared"), ==, 0);
+    entry0 = qdict_get_int(msix, "table-offset");
+    qobject_unref(msix);
+    g_assert_cmpint(guest_table_bir(&g), ==, d->auto_bar);
+
+    bar_place(&g, d->auto_bar, true);
+    decode_on(&g);
+    for (off = 0; off < 0x4000; off += page_size()) {
+        assert_served(&g, d->bar, off, "direct");
+    }
+    assert_served(&g, d->auto_bar, entry0, "msix-table");
+
+    /* The table works at its new place and never reaches the device */
+    before = physical(&g, d->table + PCI_MSIX_ENTRY_DATA);
+    mmio_writel(&g, bar_addr(d->auto_bar) + entry0 + PCI_MSIX_ENTRY_DATA,
+                ~before);
+    g_assert_cmphex(mmio_readl(&g, bar_addr(d->auto_bar) + entry0 +
+                               PCI_MSIX_ENTRY_DATA), ==, ~before);
+    g_assert_cmphex(physical(&g, d->table + PCI_MSIX_ENTRY_DATA), ==, before);
+    guest_stop(&g);
+}
+
+/*
+ * With MSIX_MAPPABLE hidden (x86), the table's host page is carved out of
+ * the mapping and served through the device fd; every other page stays
+ * direct.  Relocated, the old BAR is direct in full.
+ */
+static void test_hidden(const void *opaque)
+{
+    const MsixDevice *d = opaque;
+    uint64_t page = page_size(), off;
+    QDict *msix;
+    Guest g;
+
+    if (!guest_start(&g, d, "x-msix-hide-mappable=on")) {
+        return;
+    }
+    msix = vfio_qtest_msix(g.qts, "d");
+    g_assert_false(qdict_get_bool(msix, "mappable"));
+    qobject_unref(msix);
+    for (off = 0; off < 0x4000; off += page) {
+        assert_served(&g, d->bar, off,
+                      off == QEMU_ALIGN_DOWN(d->table, page) ?
+                      "msix-table" : "direct");
+    }
+    guest_stop(&g);
+
+    if (!guest_start(&g, d,
+                     "x-msix-hide-mappable=on,x-msix-relocation=auto")) {
+        return;
+    }
+    for (off = 0; off < 0x4000; off += page) {
+        assert_served(&g, d->bar, off, "direct");
+    }
+    guest_stop(&g);
+}
+
+/* A property combination realize must refuse, with its one line */
+static void assert_refused(const MsixDevice *d, const char *opts,
+                           const char *expected)
+{
+    const char *names[] = { d->name, NULL };
+    g_autofree char *cmd = NULL;
+    g_autofree char *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    int status;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    cmd = g_strdup_printf("%s %s -accel qtest -nodefaults -display none "
+                          "-device vfio-pci,host=%s,%s",
+                          g_getenv("QTEST_QEMU_BINARY"), arch->machine,
+                          vfio_qtest_host(d->name), opts);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL, NULL, &err,
+                               &status, NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    if (!strstr(err, expected)) {
+        g_assert_cmpstr(err, ==, expected);
+    }
+    g_assert_cmpint(strchr(err, '\n') - err + 1, ==, strlen(err));
+}
+
+static void test_refused(void)
+{
+    if (arch->emulated) {
+        assert_refused(&devices[1], "x-msix-emulation=off",
+                       "x-msix-emulation=off needs a machine that programs "
+                       "MSI through firmware");
+    } else {
+        assert_refused(&devices[1], "x-msix-relocation=bar2",
+                       "x-msix-relocation=bar2 needs the MSI-X table "
+                       "emulated");
+    }
+}
+
+/* Does the L1 kernel show MSI-X vector @nr of host device @bdf wired? */
+static bool kernel_has_vector(const char *bdf, int nr)
+{
+    g_autofree char *interrupts = NULL;
+    g_autofree char *name = g_strdup_printf("vfio-msix[%d](%s)", nr, bdf);
+
+    g_assert_true(g_file_get_contents("/proc/interrupts", &interrupts,
+                                      NULL, NULL));
+    return strstr(interrupts, name);
+}
+
+/* Wait up to 10 s for guest RAM at @addr to hold @val. */
+static bool ram_becomes(Guest *g, uint64_t addr, uint32_t val)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (qtest_readl(g->qts, addr) == val) {
+            return true;
+        }
+        g_usleep(10 * 1000);
+    }
+    return false;
+}
+
+#define E1000_ICR   0xc0
+#define E1000_ICS   0xc8
+#define E1000_IMS   0xd0
+#define E1000_IVAR  0xe4
+#define E1000_LSC   0x4
+#define E1000_OTHER 0x01000000
+#define MSI_RAM     0x100000    /* where vector 0 writes, in guest RAM */
+#define MSI_DATA    0xcafe0001
+
+/* e1000e raises its "other" cause on vector 0: an ICS of link change */
+static void e1000e_raise(Guest *g)
+{
+    uint64_t bar0 = bar_addr(0);
+
+    mmio_writel(g, bar0 + E1000_IVAR, 0x8 << 16);
+    mmio_writel(g, bar0 + E1000_IMS, E1000_OTHER | E1000_LSC);
+    mmio_writel(g, bar0 + E1000_ICR, 0xffffffff);
+    mmio_writel(g, bar0 + E1000_ICS, E1000_LSC);
+}
+
+/*
+ * Interrupts (x86, e1000e, table at @table_bar + @entry0): the vector the
+ * guest programs reaches the kernel (VFIO_DEVICE_SET_IRQS), a device
+ * interrupt arrives as the MSI write the guest programmed, a masked one
+ * is pending in the PBA (whose page then traps) and arrives on unmask.
+ */
+static void check_interrupts(Guest *g, int table_bar, uint64_t entry0,
+                             uint64_t pba)
+{
+    uint64_t table = bar_addr(table_bar) + entry0;
+    const char *bdf = vfio_qtest_host("e1000e");
+    uint8_t cap = qpci_find_capability(g->dev, PCI_CAP_ID_MSIX, 0);
+    uint16_t ctrl = qpci_config_readw(g->dev, cap + PCI_MSIX_FLAGS);
+
+    bar_place(g, 0, false);
+    decode_on(g);
+    g_assert_false(kernel_has_vector(bdf, 0));
+
+    qtest_writel(g->qts, MSI_RAM, 0);
+    mmio_writel(g, table + PCI_MSIX_ENTRY_LOWER_ADDR, MSI_RAM);
+    mmio_writel(g, table + PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+    mmio_writel(g, table + PCI_MSIX_ENTRY_DATA, MSI_DATA);
+    mmio_writel(g, table + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    qpci_config_writew(g->dev, cap + PCI_MSIX_FLAGS,
+                       ctrl | PCI_MSIX_FLAGS_ENABLE);
+    g_assert_true(kernel_has_vector(bdf, 0));
+
+    e1000e_raise(g);
+    g_assert_true(ram_becomes(g, MSI_RAM, MSI_DATA));
+
+    /* Masked: pending, the PBA's page traps, nothing is written */
+    g_assert_true(page_direct(g, table_bar, pba) ||
+                  pba / page_size() == entry0 / page_size());
+    qtest_writel(g->qts, MSI_RAM, 0);
+    mmio_writel(g, table + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    e1000e_raise(g);
+    for (int i = 0; i < 1000 && !(mmio_readl(g, bar_addr(table_bar) + pba) &
+                                  1); i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmphex(mmio_readl(g, bar_addr(table_bar) + pba) & 1, ==, 1);
+    g_assert_false(page_direct(g, table_bar, pba));
+    if (pba / page_size() != entry0 / page_size()) {
+        g_autofree char *reason = served(g, table_bar, pba);
+
+        g_assert_cmpstr(reason, ==, "msix-pba");
+    }
+    g_assert_cmphex(qtest_readl(g->qts, MSI_RAM), ==, 0);
+
+    /* Unmasked: delivered, and the PBA stops trapping */
+    mmio_writel(g, table + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    g_assert_true(ram_becomes(g, MSI_RAM, MSI_DATA));
+    g_assert_true(page_direct(g, table_bar, pba) ||
+                  pba / page_size() == entry0 / page_size());
+}
+
+static void test_interrupts(void)
+{
+    const MsixDevice *d = &devices[0];
+    QDict *msix;
+    Guest g;
+
+    if (!guest_start(&g, d, "")) {
+        return;
+    }
+    check_interrupts(&g, d->bar, d->table, d->pba);
+    guest_stop(&g);
+
+    if (!guest_start(&g, d, "x-msix-relocation=auto")) {
+        return;
+    }
+    msix = vfio_qtest_msix(g.qts, "d");
+    bar_place(&g, d->auto_bar, true);
+    check_interrupts(&g, d->auto_bar, qdict_get_int(msix, "table-offset"),
+                     qdict_get_int(msix, "pba-offset"));
+    qobject_unref(msix);
+    guest_stop(&g);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    for (size_t i = 0; i < ARRAY_SIZE(arches); i++) {
+        if (!strcmp(qtest_get_arch(), arches[i].arch)) {
+            arch = &arches[i];
+        }
+    }
+    if (!arch) {
+        g_test_message("no machine known for %s", qtest_get_arch());
+        return 0;
+    }
+
+    for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
+        const MsixDevice *d = &devices[i];
+        g_autofree char *base = g_strdup_printf("/vfio/msix/%s", d->name);
+        g_autofree char *p = NULL;
+
+        if (arch->emulated) {
+            p = g_strdup_printf("%s/emulated", base);
+            qtest_add_data_func(p, d, test_emulated);
+            g_free(p);
+            p = g_strdup_printf("%s/relocation-auto", base);
+            qtest_add_data_func(p, d, test_relocation_auto);
+            g_free(p);
+            p = g_strdup_printf("%s/hidden", base);
+            qtest_add_data_func(p, d, test_hidden);
+        } else {
+            p = g_strdup_printf("%s/not-emulated", base);
+            qtest_add_data_func(p, d, test_not_emulated);
+        }
+    }
+    qtest_add_func("/vfio/msix/refused", test_refused);
+    if (arch->emulated) {
+        qtest_add_func("/vfio/msix/e1000e/interrupts", test_interrupts);
+    }
+    return g_test_run();
+}
