@@ -315,6 +315,9 @@ cmd_cached() {
 
 [ $# = 1 ] || usage
 mkdir -p "$CACHE"
+# One kernel.sh at a time per cache: they share the patched tree.
+exec 9>"$CACHE/.lock"
+flock 9
 case $1 in
 modules) cmd_modules ;;
 image) cmd_image; echo "$SRC_VER" >"$CACHE/last-source-version" ;;

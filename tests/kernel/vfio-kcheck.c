@@ -11,8 +11,9 @@
  *    "mmap_region":"ok"|errno name, "msix": {...}, "span": {...}}
  *
  * for each memory BAR: the region-info flags and capability chain
- * (SPARSE_MMAP areas, MSIX_MAPPABLE, and the series' MMAP_SPAN), an mmap
- * of the whole region rounded up to the page, for the MSI-X BAR an mmap of
+ * (SPARSE_MMAP areas with an mmap of each, MSIX_MAPPABLE, and the series'
+ * MMAP_SPAN), the BAR's host address (sysfs), an mmap of the whole region
+ * rounded up to the page, for the MSI-X BAR an mmap of
  * the table's first page, and for a span capability an mmap of the span.
  * Then, with every device still open (vfio-pci reserves the rest of a
  * sub-page BAR's page only while it is open), /proc/iomem as
@@ -138,6 +139,27 @@ static int msix_table(int dev, uint32_t *offset, uint32_t *size)
     return -1;
 }
 
+/* The BAR's host physical start, from sysfs. */
+static unsigned long long bar_start(const char *bdf, int bar)
+{
+    char path[PATH_MAX];
+    unsigned long long start = 0, end, flags;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+    f = fopen(path, "r");
+    for (int i = 0; f && i <= bar; i++) {
+        if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3) {
+            start = 0;
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return start;
+}
+
 static void print_bar(const char *bdf, int dev, int bar)
 {
     struct vfio_region_info *ri;
@@ -166,8 +188,9 @@ static void print_bar(const char *bdf, int dev, int bar)
     if (!ri->size) {
         goto out;
     }
-    printf("{\"bdf\":\"%s\",\"bar\":%d,\"size\":%llu,\"flags\":[", bdf, bar,
-           (unsigned long long)ri->size);
+    printf("{\"bdf\":\"%s\",\"bar\":%d,\"size\":%llu,\"phys\":%llu,"
+           "\"flags\":[", bdf, bar, (unsigned long long)ri->size,
+           bar_start(bdf, bar));
     if (ri->flags & VFIO_REGION_INFO_FLAG_READ) {
         printf("\"READ\""), sep = ",";
     }
@@ -193,9 +216,11 @@ static void print_bar(const char *bdf, int dev, int bar)
 
             printf(",\"areas\":[");
             for (uint32_t i = 0; i < s->nr_areas; i++) {
-                printf("%s[%llu,%llu]", i ? "," : "",
+                printf("%s[%llu,%llu,\"%s\"]", i ? "," : "",
                        (unsigned long long)s->areas[i].offset,
-                       (unsigned long long)s->areas[i].size);
+                       (unsigned long long)s->areas[i].size,
+                       try_mmap(dev, ri->offset + s->areas[i].offset,
+                                s->areas[i].size));
             }
             printf("]");
         } else if (h->id == VFIO_REGION_INFO_CAP_MMAP_SPAN) {

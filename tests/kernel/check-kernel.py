@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""check-kernel.py - judge the kernel series' L1 runs (check-kernel.sh).
+
+    check-kernel.py OUT
+
+OUT holds one directory per L1 run (ours-remap, ours-noremap,
+stock-noremap, testbed-stock, and with an image k1-keepsize, k1-all,
+k1-none, stock-resize), each with run-l1.sh's devices, rc and stdout
+(tests/kernel/l1-probe.sh: sections, vfio-kcheck JSON).  Runs that are
+absent are not judged.  Prints "ok - ..." / "not ok - ..." lines and
+"N passed, M failed"; exits non-zero when anything failed.
+
+The expectations are the series' claims, against independent oracles:
+the capability chain and the mmap results from the kernel's uAPI, the
+addresses from sysfs and /proc/iomem, the IRQ-remapping state from the
+kernel log.
+"""
+
+import json
+import os
+import sys
+
+PAGE = 4096
+CAP_SPARSE, CAP_MSIX_MAPPABLE, CAP_SPAN = 1, 3, 6
+
+
+class Checker:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, cond, detail=None):
+        if cond:
+            self.passed += 1
+            print(f"ok - {name}")
+        else:
+            self.failed += 1
+            print(f"not ok - {name}" + (f" ({detail})" if detail else ""))
+        return cond
+
+
+class Run:
+    def __init__(self, path):
+        self.sections = {}
+        cur = None
+        with open(os.path.join(path, "stdout"), errors="replace") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line.startswith("=== "):
+                    cur = line[4:]
+                    self.sections[cur] = []
+                elif cur:
+                    self.sections[cur].append(line)
+        self.bars, self.iomem = [], []
+        for line in self.sections.get("kcheck", []):
+            if not line.startswith("{"):
+                continue
+            obj = json.loads(line)
+            if "iomem" in obj:
+                self.iomem = obj["iomem"]
+            else:
+                self.bars.append(obj)
+        self.devices = {}
+        with open(os.path.join(path, "devices")) as f:
+            for line in f:
+                name, bdf = line.strip().split("=")
+                self.devices[name] = bdf
+        with open(os.path.join(path, "rc")) as f:
+            self.rc = f.read().strip()
+
+    def text(self, section):
+        return "\n".join(self.sections.get(section, []))
+
+    def bar(self, name, index=0):
+        for b in self.bars:
+            if b["bdf"] == self.devices[name] and b["bar"] == index:
+                return b
+        return None
+
+
+def caps(bar, cid):
+    return [c for c in bar["caps"] if c["id"] == cid]
+
+
+def mem_bars(run):
+    """Memory BARs (those vfio-kcheck found in /proc/iomem)."""
+    starts = {(e[0], e[3]) for e in run.iomem}
+    return [b for b in run.bars if (b["phys"], b["bdf"]) in starts]
+
+
+def reserved_after(run, bar):
+    """The "vfio sub-page reserved" entry right after a BAR, or None."""
+    for s, e, _, name in run.iomem:
+        if name == "vfio sub-page reserved" and s == bar["phys"] + bar["size"]:
+            return (s, e)
+    return None
+
+
+def span_exclusive(run, bar, cap):
+    """Every iomem entry at the BAR's depth in the span is the BAR's own
+    or its reserved remainder; returns the offenders."""
+    lo = bar["phys"] - cap["offset"]
+    hi = lo + cap["span"] - 1
+    depth = [e[2] for e in run.iomem if e[0] == bar["phys"] and e[3] == bar["bdf"]][0]
+    bad = []
+    for s, e, d, name in run.iomem:
+        if d != depth or e < lo or s > hi:
+            continue
+        if s == bar["phys"] and name == bar["bdf"]:
+            continue
+        if name == "vfio sub-page reserved" and s == bar["phys"] + bar["size"] and e == hi:
+            continue
+        bad.append(f"{s:#x}-{e:#x} {name}")
+    return bad
+
+
+def expected_areas(bar):
+    """The BAR's pages outside the MSI-X table's pages."""
+    size = -(-bar["size"] // PAGE) * PAGE
+    t0 = bar["msix"]["offset"] // PAGE * PAGE
+    t1 = -(-(bar["msix"]["offset"] + bar["msix"]["size"]) // PAGE) * PAGE
+    areas = []
+    if t0 > 0:
+        areas.append([0, t0])
+    if t1 < size:
+        areas.append([t1, size - t1])
+    return areas
+
+
+def check_common(c, name, run):
+    c.check(f"{name}: the L1 run succeeded", run.rc == "0", f"rc {run.rc}")
+    c.check(f"{name}: vfio-kcheck saw the devices and /proc/iomem",
+            len(run.bars) >= len(run.devices) and run.iomem)
+
+
+def check_msix(c, name, run, isolated):
+    msix = [b for b in run.bars if "msix" in b]
+    c.check(f"{name}: MSI-X BARs found (e1000e, nvme, xhci)", len(msix) >= 3, len(msix))
+    for b in msix:
+        what = f"{name}: {b['bdf']} BAR{b['bar']}"
+        if isolated:
+            c.check(f"{what}: MSIX_MAPPABLE, no sparse areas",
+                    caps(b, CAP_MSIX_MAPPABLE) and not caps(b, CAP_SPARSE), b["caps"])
+            c.check(f"{what}: the table's page maps", b["msix"]["mmap_table_page"] == "ok",
+                    b["msix"]["mmap_table_page"])
+        else:
+            c.check(f"{what}: no MSIX_MAPPABLE", not caps(b, CAP_MSIX_MAPPABLE), b["caps"])
+            sp = caps(b, CAP_SPARSE)
+            got = [a[:2] for a in sp[0]["areas"]] if sp else None
+            c.check(f"{what}: sparse areas are the BAR less the table's pages",
+                    got == expected_areas(b), f"got {got}, want {expected_areas(b)}")
+            c.check(f"{what}: every sparse area maps",
+                    sp and all(a[2] == "ok" for a in sp[0]["areas"]), sp)
+            c.check(f"{what}: an mmap of the table's page is refused (EPERM)",
+                    b["msix"]["mmap_table_page"] == "EPERM", b["msix"]["mmap_table_page"])
+            c.check(f"{what}: an mmap of the whole BAR is refused",
+                    b.get("mmap_region") == "EPERM", b.get("mmap_region"))
+
+
+def check_span(c, name, run, want=("sdhci", "i6300esb")):
+    """K3: a span capability exactly on the mmap-able sub-page BARs."""
+    for b in mem_bars(run):
+        what = f"{name}: {b['bdf']} BAR{b['bar']} ({b['size']} bytes)"
+        sp = caps(b, CAP_SPAN)
+        if b["size"] >= PAGE or "MMAP" not in b["flags"]:
+            c.check(f"{what}: no span capability", not sp, sp)
+            continue
+        if not c.check(f"{what}: one span capability", len(sp) == 1, b["caps"]):
+            continue
+        s = sp[0]
+        c.check(f"{what}: span is the page, offset the BAR's in it, exclusive",
+                s["span"] == PAGE and s["offset"] == b["phys"] % PAGE and s["span_flags"] & 1, s)
+        c.check(f"{what}: the span maps", s["mmap_span"] == "ok", s["mmap_span"])
+        bad = span_exclusive(run, b, s)
+        c.check(f"{what}: no other resource in the span (/proc/iomem)", not bad, bad)
+    for n in want:
+        b = run.bar(n)
+        c.check(f"{name}: {n} reports a span", b and caps(b, CAP_SPAN), b and b["caps"])
+
+
+def check_no_span(c, name, run):
+    c.check(f"{name}: no BAR reports a span capability",
+            not any(caps(b, CAP_SPAN) for b in run.bars))
+
+
+def check_aligned(c, name, run, devs, sizes):
+    for n in devs:
+        b = run.bar(n)
+        if not c.check(f"{name}: {n} BAR0 present", b is not None):
+            continue
+        c.check(f"{name}: {n} BAR0 starts a page ({b['phys']:#x})", b["phys"] % PAGE == 0)
+        c.check(f"{name}: {n} BAR0 keeps its size {sizes[n]}", b["size"] == sizes[n], b["size"])
+        c.check(f"{name}: {n} BAR0 is MMAP", "MMAP" in b["flags"], b["flags"])
+        c.check(f"{name}: {n} BAR0 has its page's rest reserved", reserved_after(run, b))
+
+
+SIZES = {"sdhci": 256, "i6300esb": 16, "pvpanic": 16}
+
+
+def main():
+    out = sys.argv[1]
+    c = Checker()
+    runs = {}
+    for name in sorted(os.listdir(out)):
+        if os.path.exists(os.path.join(out, name, "stdout")):
+            runs[name] = Run(os.path.join(out, name))
+        elif os.path.isdir(os.path.join(out, name)):
+            c.check(f"{name}: the L1 gave a result", False)
+    for name, run in runs.items():
+        check_common(c, name, run)
+    r = runs.get("ours-remap")
+    if r:
+        c.check("ours-remap: runs our modules on the +deb12 image",
+                r.text("release").endswith("+deb12-amd64"))
+        c.check("ours-remap: IRQ remapping on", "Enabled IRQ remapping" in r.text("dmesg"))
+        check_msix(c, "ours-remap", r, True)
+        check_span(c, "ours-remap", r)
+    r = runs.get("ours-noremap")
+    if r:
+        c.check("ours-noremap: IRQ remapping off", "Enabled IRQ remapping" not in r.text("dmesg"))
+        c.check("ours-noremap: allow_unsafe_interrupts set", r.text("allow_unsafe_interrupts") == "Y")
+        check_msix(c, "ours-noremap", r, False)
+        check_span(c, "ours-noremap", r)
+    r = runs.get("stock-noremap")
+    if r:
+        c.check("stock-noremap: IRQ remapping off", "Enabled IRQ remapping" not in r.text("dmesg"))
+        # Stock vfio-pci maps the table without isolated MSI: what K2 changes.
+        check_msix(c, "stock-noremap", r, True)
+        check_no_span(c, "stock-noremap", r)
+    r = runs.get("testbed-stock")
+    if r:
+        c.check("testbed-stock: the test bed's trixie kernel", r.text("release").endswith("+deb13-amd64"))
+        check_no_span(c, "testbed-stock", r)
+        b = r.bar("sdhci")
+        c.check("testbed-stock: sdhci MMAP without a span capability (QEMU's fallback)",
+                b and "MMAP" in b["flags"])
+        check_msix(c, "testbed-stock", r, True)
+    r = runs.get("k1-keepsize")
+    if r:
+        c.check("k1-keepsize: the kernel keeps the sizes while aligning",
+                r.text("dmesg").count("requesting alignment to 0x1000, keeping its size") >= 2,
+                r.text("dmesg"))
+        check_aligned(c, "k1-keepsize", r, ["sdhci", "i6300esb"], SIZES)
+        check_span(c, "k1-keepsize", r)
+    r = runs.get("k1-all")
+    if r:
+        check_aligned(c, "k1-all", r, ["sdhci", "i6300esb", "pvpanic"], SIZES)
+        b = r.bar("testdev", 2)
+        c.check("k1-all: testdev BAR2 (2 KiB) starts a page and is MMAP",
+                b and b["phys"] % PAGE == 0 and b["size"] == 2048 and "MMAP" in b["flags"], b)
+        check_span(c, "k1-all", r, want=("sdhci", "i6300esb", "pvpanic"))
+    r = runs.get("k1-none")
+    if r:
+        for n in ("sdhci", "i6300esb"):
+            b = r.bar(n)
+            c.check(f"k1-none: {n} packed by the kernel: no MMAP, nothing reserved, no span",
+                    b and "MMAP" not in b["flags"] and not reserved_after(r, b)
+                    and not caps(b, CAP_SPAN), b)
+    r = runs.get("stock-resize")
+    if r:
+        for n in ("sdhci", "i6300esb"):
+            b = r.bar(n)
+            c.check(f"stock-resize: the old form grows {n} BAR0 to a page (region size {PAGE})",
+                    b and b["size"] == PAGE, b and b["size"])
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 1 if c.failed or not c.passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
