@@ -180,6 +180,98 @@ static void test_sparse_outside(void)
     g_assert_true(vfio_direct_region_info_valid(info, why, sizeof(why)));
 }
 
+/* A span capability at @off: the BAR at @offset in @size bytes */
+static struct vfio_region_info_cap_mmap_span *
+span_at(RegionInfoBuf *b, uint32_t off, uint64_t offset, uint64_t size,
+        uint32_t next)
+{
+    struct vfio_region_info_cap_mmap_span *span =
+        container_of(cap_at(b, off, VFIO_REGION_INFO_CAP_MMAP_SPAN, next),
+                     struct vfio_region_info_cap_mmap_span, header);
+
+    span->flags = VFIO_REGION_SPAN_EXCLUSIVE;
+    span->offset = offset;
+    span->size = size;
+    return span;
+}
+
+/* A 256-byte BAR alone on its 4 KiB page, as the series reports it */
+static void test_span(void)
+{
+    RegionInfoBuf b;
+    struct vfio_region_info *info = info_new(&b, sizeof(b));
+    struct vfio_region_info_cap_mmap_span *span;
+    uint64_t offset = 1, size = 1;
+    char why[256];
+
+    info->size = 0x100;
+    span = span_at(&b, FIRST_CAP, 0, 0x1000, 0);
+    g_assert_true(vfio_direct_region_info_valid(info, why, sizeof(why)));
+    g_assert_true(vfio_direct_region_info_span(info, 0x1000, &offset, &size));
+    g_assert_cmphex(offset, ==, 0);
+    g_assert_cmphex(size, ==, 0x1000);
+
+    /* After another capability in the chain, and at an offset */
+    cap_at(&b, FIRST_CAP, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, FIRST_CAP + 8);
+    span = span_at(&b, FIRST_CAP + 8, 0x200, 0x1000, 0);
+    g_assert_true(vfio_direct_region_info_valid(info, why, sizeof(why)));
+    g_assert_true(vfio_direct_region_info_span(info, 0x1000, &offset, &size));
+    g_assert_cmphex(offset, ==, 0x200);
+
+    /* Not a whole number of pages of this host: unusable, fall back */
+    g_assert_false(vfio_direct_region_info_span(info, 0x10000, &offset,
+                                                &size));
+    /* Not exclusive: fall back */
+    span->flags = 0;
+    g_assert_false(vfio_direct_region_info_span(info, 0x1000, &offset,
+                                                &size));
+    span->flags = VFIO_REGION_SPAN_EXCLUSIVE;
+    /* Without MMAP the span means nothing */
+    info->flags &= ~VFIO_REGION_INFO_FLAG_MMAP;
+    g_assert_false(vfio_direct_region_info_span(info, 0x1000, &offset,
+                                                &size));
+}
+
+/* A stock kernel: no span capability, the caller infers from MMAP */
+static void test_span_absent(void)
+{
+    RegionInfoBuf b;
+    struct vfio_region_info *info = info_new(&b, sizeof(b));
+    uint64_t offset = 7, size = 7;
+
+    info->size = 0x100;
+    cap_at(&b, FIRST_CAP, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 0);
+    g_assert_false(vfio_direct_region_info_span(info, 0x1000, &offset,
+                                                &size));
+    info->flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
+    g_assert_false(vfio_direct_region_info_span(info, 0x1000, &offset,
+                                                &size));
+    g_assert_cmphex(offset, ==, 7);
+    g_assert_cmphex(size, ==, 7);
+}
+
+/* A span that does not hold the region is a broken chain */
+static void test_span_bad(void)
+{
+    RegionInfoBuf b;
+    struct vfio_region_info *info;
+
+    info = info_new(&b, sizeof(b));
+    info->size = 0x100;
+    span_at(&b, FIRST_CAP, 0xf80, 0x1000, 0);
+    assert_rejected(info, "mmap-span capability at 0x40: the region (0x100 "
+                    "bytes) at 0xf80 does not fit the span of 0x1000 bytes");
+    span_at(&b, FIRST_CAP, UINT64_MAX, 0x1000, 0);
+    assert_rejected(info, "mmap-span capability at 0x40: * does not fit*");
+
+    /* Truncated: 32 bytes needed */
+    info = info_new(&b, FIRST_CAP + 16);
+    info->size = 0x100;
+    span_at(&b, FIRST_CAP, 0, 0x1000, 0);
+    assert_rejected(info, "capability 6 at 0x40: truncated, 0x20 bytes "
+                    "needed, 0x10 left");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -191,5 +283,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/region-info/truncated", test_truncated);
     g_test_add_func("/vfio-direct/region-info/sparse-outside",
                     test_sparse_outside);
+    g_test_add_func("/vfio-direct/region-info/span", test_span);
+    g_test_add_func("/vfio-direct/region-info/span-absent", test_span_absent);
+    g_test_add_func("/vfio-direct/region-info/span-bad", test_span_bad);
     return g_test_run();
 }

@@ -28,6 +28,8 @@ static size_t vfio_direct_cap_size(const struct vfio_info_cap_header *hdr)
         return sizeof(struct vfio_region_info_cap_nvlink2_ssatgt);
     case VFIO_REGION_INFO_CAP_NVLINK2_LNKSPD:
         return sizeof(struct vfio_region_info_cap_nvlink2_lnkspd);
+    case VFIO_REGION_INFO_CAP_MMAP_SPAN:
+        return sizeof(struct vfio_region_info_cap_mmap_span);
     default:
         return 0;
     }
@@ -61,6 +63,57 @@ static bool vfio_direct_sparse_valid(const struct vfio_region_info *info,
         }
     }
     return true;
+}
+
+/* The span capability at @off (whole) holds the region. */
+static bool vfio_direct_span_valid(const struct vfio_region_info *info,
+                                   uint32_t off, char *why, size_t why_len)
+{
+    const struct vfio_region_info_cap_mmap_span *span =
+        (const void *)((const char *)info + off);
+
+    if (span->offset >= span->size ||
+        info->size > span->size - span->offset) {
+        snprintf(why, why_len, "mmap-span capability at 0x%x: the region "
+                 "(0x%" PRIx64 " bytes) at 0x%" PRIx64 " does not fit the "
+                 "span of 0x%" PRIx64 " bytes", off, (uint64_t)info->size,
+                 (uint64_t)span->offset, (uint64_t)span->size);
+        return false;
+    }
+    return true;
+}
+
+bool vfio_direct_region_info_span(const struct vfio_region_info *info,
+                                  uint64_t page_size, uint64_t *offset,
+                                  uint64_t *size)
+{
+    const struct vfio_info_cap_header *hdr;
+    uint32_t off;
+
+    if (!(info->flags & VFIO_REGION_INFO_FLAG_CAPS) ||
+        !(info->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+        return false;
+    }
+    for (off = info->cap_offset; off; off = hdr->next) {
+        const struct vfio_region_info_cap_mmap_span *span;
+
+        hdr = (const void *)((const char *)info + off);
+        if (hdr->id != VFIO_REGION_INFO_CAP_MMAP_SPAN || hdr->version < 1) {
+            continue;
+        }
+        span = container_of(hdr, const struct vfio_region_info_cap_mmap_span,
+                            header);
+        if (!(span->flags & VFIO_REGION_SPAN_EXCLUSIVE) || !page_size ||
+            span->size % page_size ||
+            span->offset >= span->size ||
+            info->size > span->size - span->offset) {
+            return false;
+        }
+        *offset = span->offset;
+        *size = span->size;
+        return true;
+    }
+    return false;
 }
 
 bool vfio_direct_region_info_valid(const struct vfio_region_info *info,
@@ -102,6 +155,10 @@ bool vfio_direct_region_info_valid(const struct vfio_region_info *info,
         }
         if (hdr->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP &&
             !vfio_direct_sparse_valid(info, off, end, why, why_len)) {
+            return false;
+        }
+        if (hdr->id == VFIO_REGION_INFO_CAP_MMAP_SPAN &&
+            !vfio_direct_span_valid(info, off, why, why_len)) {
             return false;
         }
         min = off + MAX(need, hdr_size);
