@@ -9,6 +9,10 @@
 #   make cross-ppc64le-base  the base's qemu-system-ppc64 for ppc64le
 #                    (for make bench), in build-base-ppc64le/
 #   make bench       our build against the base, in one test-bed run
+#   make kernel      the kernel series (linux/): vfio-pci modules for Debian's
+#                    stock 6.12 and the test-bed bzImage, cached by content
+#   make check-kernel  the series' tests in the x86 test bed (the image's
+#                    only when it is cached: make kernel)
 #   make clean       remove the build folders (caches are kept)
 
 BUILD := build
@@ -61,7 +65,7 @@ $(CONFIG_STAMP):
 demo: all
 	$(BUILD)/qemu-system-ppc64 -M pseries -device vfio-pci,help
 
-check: check-unit check-qtest check-system
+check: check-unit check-qtest check-system check-kernel
 
 check-unit: all
 	sh tests/unit/test-qemu-base.sh && sh tests/unit/test-testbed-fault.sh
@@ -115,3 +119,15 @@ fuzz: all
 		x86 -- /bin/sh -c 'VFIO_FUZZ_SEEDS=$(FUZZ_SEEDS) \
 		VFIO_FUZZ_OPS=$(FUZZ_OPS) QTEST_QEMU_BINARY=$$0/qemu-system-x86_64 \
 		$$0/qemu/tests/qtest/vfio-fuzz-test --tap' $(CURDIR)/$(BUILD)
+
+# The kernel series (linux/, docs/vfio-direct-kernel.rst).  The modules
+# route (K2, K3 as vfio-pci modules against Debian's headers) takes
+# minutes; the image (K1 needs the PCI core) 15-60 min cold on 2 cores,
+# so make check runs the image's tests only once `make kernel` cached it.
+.PHONY: kernel check-kernel
+kernel: deps
+	scripts/kernel.sh modules
+	scripts/kernel.sh image
+
+check-kernel: deps
+	tests/kernel/check-kernel.sh
