@@ -2,7 +2,7 @@
 #
 #   make             install missing deps, configure, build both targets
 #   make demo        build, then show our vfio-pci properties on pseries
-#   make check       every test tier: unit, upstream qtests, test bed
+#   make check       every test tier: unit, upstream qtests, libvirt, test bed
 #   make base-build  the same base without our overlay (for benchmarks)
 #   make cross-ppc64le  qemu-system-ppc64 and the qtests for ppc64le hosts
 #                    (the pseries test bed runs them), in build-ppc64le/
@@ -47,7 +47,7 @@ CONFIG_STAMP := $(BUILD)/configured-$(call config_hash,base/*/*.patch)
 BASE_HASH := $(call config_hash,base/build-fixes/*.patch)
 BASE_STAMP := $(BASE_BUILD)/configured-$(BASE_HASH)
 
-.PHONY: all deps demo check check-unit check-qtest check-system \
+.PHONY: all deps demo check check-unit check-qtest check-system check-libvirt \
         base-build bench clean cross-ppc64le cross-ppc64le-base
 
 all: deps $(CONFIG_STAMP)
@@ -65,7 +65,7 @@ $(CONFIG_STAMP):
 demo: all
 	$(BUILD)/qemu-system-ppc64 -M pseries -device vfio-pci,help
 
-check: check-unit check-qtest check-system check-kernel
+check: check-unit check-qtest check-libvirt check-system check-kernel
 
 check-unit: all
 	sh tests/unit/test-qemu-base.sh && sh tests/unit/test-testbed-fault.sh
@@ -80,6 +80,10 @@ check-qtest: all
 check-system: all cross-ppc64le
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(VFIO_QTESTS))
 	tests/testbed/check-system.sh --build $(BUILD) --cross $(CROSS_BUILD)
+
+# libvirt's <hostdev> driving our binary in the x86 L1 (tests/libvirt).
+check-libvirt: all
+	tests/libvirt/run.sh --build $(BUILD)
 
 # Configures only when the source tree or the sysroot changed (stamp in
 # $(CROSS_BUILD)); compiles with the same ccache as the host build.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # mkinitramfs.sh - build the test-bed initramfs for an L1 guest.
 #
-#   mkinitramfs.sh ARCH OUT        ARCH = amd64 | ppc64el-64k
+#   mkinitramfs.sh [--modules LIST] [--init FILE] [--bin FILE] ARCH OUT
+#                                  ARCH = amd64 | ppc64el-64k
 #
 # Writes OUT (cpio, gzip) holding: busybox-static (the host's for amd64, the
 # Debian ppc64el one for ppc64el-64k), the kernel modules vfio-pci and 9p
@@ -12,10 +13,25 @@
 # as /init.  Kernel and busybox come from fetch-kernel.sh; the probe is built
 # in the cache (never in the git tree).  Prints the kernel image path on
 # stdout so callers boot the kernel the modules belong to.
+#
+# For an L2 guest of the same kernel (tests/demo, tests/libvirt):
+# --modules LIST loads LIST (space separated, with their dependencies)
+# instead of the vfio and 9p modules, --init FILE is /init instead of
+# init.sh, and --bin FILE (repeatable) adds FILE to /bin.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# = 2 ] || { echo "usage: $PROG amd64|ppc64el-64k OUT" >&2; exit 2; }
+root_modules='' init_file=$TESTBED_DIR/init.sh extra_bins=()
+while [ $# -gt 2 ]; do
+    case $1 in
+    --modules) root_modules=${2?}; shift 2 ;;
+    --init) init_file=${2?}; shift 2 ;;
+    --bin) extra_bins+=("${2?}"); shift 2 ;;
+    *) break ;;
+    esac
+done
+[ $# = 2 ] || { echo "usage: $PROG [--modules LIST] [--init FILE] [--bin FILE] amd64|ppc64el-64k OUT" >&2; exit 2; }
+[ -r "$init_file" ] || die "--init $init_file: no such file"
 arch=$1 out=$2
 debarch=$(deb_arch "$arch")
 
@@ -28,6 +44,7 @@ ROOT_MODULES="vfio-pci 9pnet_virtio 9p"
 # On pseries, kvm-hv: it loads when the L1 runs with cap-nested-hv=on
 # (run-l1.sh --nested-kvm) and fails harmlessly otherwise.
 [ "$debarch" = ppc64el ] && ROOT_MODULES="$ROOT_MODULES kvm-hv"
+[ -z "$root_modules" ] || ROOT_MODULES=$root_modules
 
 # VFIO_DIRECT_KERNEL_TREE (run-l1.sh --kernel-tree): an unpacked kernel tree
 # of the same layout to boot instead, e.g. from scripts/kernel.sh.
@@ -110,7 +127,10 @@ mkdir -p "$stage"/{bin,dev,proc,sys,tmp,mnt,newroot,lib/modules,etc}
 cp "$busybox" "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 cp "$probe" "$stage/bin/vfio-probe"
-install -m 0755 "$TESTBED_DIR/init.sh" "$stage/init"
+install -m 0755 "$init_file" "$stage/init"
+for b in ${extra_bins[@]+"${extra_bins[@]}"}; do
+    install -m 0755 "$b" "$stage/bin/"
+done
 for p in "${order[@]}"; do
     xz -dc "$mdir/$p.xz" >"$stage/lib/modules/$(basename "$p")"
     basename "$p" >>"$stage/lib/modules/load-order"
