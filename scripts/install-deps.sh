@@ -23,12 +23,17 @@ testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio bc"
 # a sysroot (scripts/cross-ppc64le.sh, signed by the archive keyring).
 cross="gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
        debian-archive-keyring"
+# make check-libvirt and make demo: bookworm's libvirt 9.0 (its daemon and
+# QEMU driver run in the x86 L1 from the shared /usr; the pin keeps
+# bookworm-backports' 11.x away) and the demo's chart.
+libvirt="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
+demo="python3-matplotlib"
 # The kernel series' test-bed image (make kernel): objtool needs libelf.
 kernel="libelf-dev"
 
 missing_packages()
 {
-    for p in $build $firmware $testbed $cross $kernel python3-pycotap; do
+    for p in $build $firmware $testbed $cross $libvirt $demo $kernel python3-pycotap; do
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
             grep -q '^install ok installed' || echo "$p"
     done
@@ -97,7 +102,7 @@ if [ -n "$changed" ] || [ ! -e "$stamp" ] ||
 fi
 
 missing=
-for p in $build $firmware $testbed $cross $kernel; do
+for p in $build $firmware $testbed $cross $libvirt $demo $kernel; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
         grep -q '^install ok installed' || missing="$missing $p"
 done
