@@ -5,19 +5,21 @@
 #                      [--trace] [--control] [--timeout SEC]
 #
 # Builds the guest firmware into DIR/bench (tests/bench/Makefile), boots one
-# x86 test-bed L1 (tests/testbed/run-in-l1.sh) and runs subpage-bar.py there:
-# an L2 KVM guest (nested in the TCG L1) per build, with sdhci, i6300esb and
-# pvpanic assigned through the L1's vfio-pci, timing loads from the sub-page
-# sdhci BAR and counting real MMIO exits.  Prints a block per build and the
-# ratio lines; the output is also kept in DIR/bench/subpage-bar.txt.
+# x86 test-bed L1 (tests/testbed/run-in-l1.sh) and runs subpage-bar.py there
+# twice: an L2 KVM guest (nested in the TCG L1) per build, timing loads and
+# counting real MMIO exits, first with sdhci, i6300esb and pvpanic assigned
+# through the L1's vfio-pci (loads from the sub-page sdhci BAR), then with
+# nvme (loads from its MSI-X table's page; ours with x-msix-relocation=auto).
+# Prints a block per build and the ratio lines; the output is also kept in
+# DIR/bench/subpage-bar.txt.
 #
 #   --build DIR    our build (default: build)
 #   --base DIR     the base build, from `make base-build` (default: build-base)
 #   --loads N      loads per timed loop (default 20000)
 #   --rounds R     timed loops per build; the median rate is reported (default 3)
 #   --trace        also count kvm_run_exit trace events (slows trapped loads)
-#   --control      also run ours with x-bar-page-align=off (the ratio should
-#                  then collapse toward 1)
+#   --control      also run ours with x-bar-page-align=off, and without
+#                  x-msix-relocation (the ratios should then collapse toward 1)
 #   --timeout SEC  limit for the whole L1 run (default 900)
 #
 # Both build folders must be inside this repository: the L1 sees the
@@ -70,10 +72,14 @@ bios=$ours_dir/bench/subpage-bar.bin
 
 t0=$(date +%s.%N)
 rc=0
+# Both scenarios in one L1: sub-page BARs, then the MSI-X table's page
+# (ours with x-msix-relocation=auto).
+bench="/usr/bin/python3 $repo/tests/bench/subpage-bar.py --bios $bios"
+bench+=" --loads $loads --rounds $rounds ${extra[*]+${extra[*]}}"
+ours=$ours_dir/qemu-system-x86_64 base=$base_dir/qemu-system-x86_64
 "$repo/tests/testbed/run-in-l1.sh" --timeout "$timeout_s" x86 -- \
-    /usr/bin/python3 "$repo/tests/bench/subpage-bar.py" --bios "$bios" \
-    --loads "$loads" --rounds "$rounds" ${extra[@]+"${extra[@]}"} \
-    "ours=$ours_dir/qemu-system-x86_64" "base=$base_dir/qemu-system-x86_64" |
+    /bin/sh -c "$bench ours=$ours base=$base &&
+                $bench --scenario msix ours=$ours,x-msix-relocation=auto base=$base" |
     tee "$ours_dir/bench/subpage-bar.txt" || rc=$?
 printf '%s: bench wall time %.0f s (L1 boot included), rc=%d\n' "$PROG" \
     "$(echo "$(date +%s.%N) - $t0" | bc)" "$rc" >&2

@@ -1,7 +1,8 @@
 /*
- * subpage-bar.c - firmware (L2 guest) of the sub-page BAR benchmark.
+ * subpage-bar.c - firmware (L2 guest) of the BAR access benchmarks.
  *
- * Acts like a packing BIOS, then times loads from the sdhci BAR:
+ * Acts like a packing BIOS, then times loads from one register of one
+ * device (the target):
  *
  *  1. enumerates bus 0 through 0xcf8/0xcfc, sizes every memory BAR and
  *     places them in order of descending size, each at its natural
@@ -13,10 +14,14 @@
  *     for commands on COM1, so the runner can snapshot KVM's exit counters
  *     just before and after the timed loop:
  *       t  print the TSC ("tsc 0x...")          (runner calibrates the TSC)
- *       g  do N 32-bit loads of sdhci register 0x40, print the TSC cycles
+ *       g  do N 32-bit loads of the target register, print the TSC cycles
  *       lN\n  set N (decimal) for the following "g"
  *       q  halt
  *     N starts as the fw_cfg file "opt/vfio-direct/loads".
+ *
+ * The target is the fw_cfg file "opt/vfio-direct/target",
+ * "VVVVDDDD:B:OFFSET" in hex (vendor and device ID, BAR, offset); without
+ * it, sdhci's capabilities register (1b360007:0:40).
  *
  * Built freestanding for i386 (-m32 -ffreestanding -nostdlib), no writable
  * data, no libgcc (no 64-bit division).  Entry: subpage-bar-entry.S.
@@ -41,10 +46,10 @@
 #define MMIO_WINDOW_END 0xfec00000u
 #define MAX_BARS        64
 
-#define SDHCI_VENDOR    0x1b36
-#define SDHCI_DEVICE    0x0007
-#define SDHCI_REG       0x40        /* capabilities: constant, no side effect */
-#define DEFAULT_LOADS   100000
+/* sdhci's capabilities: constant, no side effect */
+#define DEFAULT_TARGET_ID   0x00071b36u     /* as config dword 0 reads */
+#define DEFAULT_TARGET_REG  0x40
+#define DEFAULT_LOADS       100000
 
 static inline void outb(uint16_t port, uint8_t v)
 {
@@ -219,24 +224,78 @@ static uint16_t fw_cfg_find(const char *want, uint32_t *size)
     return 0;
 }
 
-static uint32_t loads_wanted(void)
+/* Read fw_cfg file @name into @buf (NUL-terminated); false if absent. */
+static int fw_cfg_string(const char *name, char *buf, uint32_t len)
 {
-    uint32_t size = 0, n = 0, i;
-    uint16_t sel = fw_cfg_find("opt/vfio-direct/loads", &size);
+    uint32_t size = 0, i;
+    uint16_t sel = fw_cfg_find(name, &size);
 
     if (!sel) {
-        return DEFAULT_LOADS;
+        return 0;
     }
     outw(FW_CFG_SEL, sel);
-    for (i = 0; i < size; i++) {
-        char c = (char)inb(FW_CFG_DATA);
-
-        if (c < '0' || c > '9') {
-            break;
-        }
-        n = n * 10 + (uint32_t)(c - '0');
+    for (i = 0; i < size && i + 1 < len; i++) {
+        buf[i] = (char)inb(FW_CFG_DATA);
     }
-    return n;
+    buf[i] = 0;
+    return 1;
+}
+
+/* Parse a number in @base (10 or 16) at *@s, up to a non-digit. */
+static uint32_t parse_num(const char **s, uint32_t base)
+{
+    uint32_t n = 0;
+
+    for (;; (*s)++) {
+        char c = **s;
+        uint32_t d;
+
+        if (c >= '0' && c <= '9') {
+            d = (uint32_t)(c - '0');
+        } else if (base == 16 && c >= 'a' && c <= 'f') {
+            d = (uint32_t)(c - 'a' + 10);
+        } else {
+            return n;
+        }
+        n = n * base + d;
+    }
+}
+
+static uint32_t loads_wanted(void)
+{
+    char buf[16];
+    const char *s = buf;
+
+    if (!fw_cfg_string("opt/vfio-direct/loads", buf, sizeof(buf))) {
+        return DEFAULT_LOADS;
+    }
+    return parse_num(&s, 10);
+}
+
+struct target {
+    uint32_t id;        /* config dword 0: device << 16 | vendor */
+    uint32_t bar;
+    uint32_t reg;
+};
+
+static void target_wanted(struct target *t)
+{
+    char buf[32];
+    const char *s = buf;
+    uint32_t vd;
+
+    t->id = DEFAULT_TARGET_ID;
+    t->bar = 0;
+    t->reg = DEFAULT_TARGET_REG;
+    if (!fw_cfg_string("opt/vfio-direct/target", buf, sizeof(buf))) {
+        return;
+    }
+    vd = parse_num(&s, 16);
+    t->id = (vd & 0xffff) << 16 | vd >> 16;
+    s++;
+    t->bar = parse_num(&s, 16);
+    s++;
+    t->reg = parse_num(&s, 16);
 }
 
 /* BAR enumeration and packing. */
@@ -359,10 +418,12 @@ static uint32_t load_loop(uintptr_t addr, uint32_t n)
 void bench_main(void)
 {
     struct bar bars[MAX_BARS];
-    uint32_t loads, sdhci = 0, reg;
+    struct target target;
+    uint32_t loads, base = 0, reg;
     int n, i;
 
     puts_dbg("fw subpage-bar\n");
+    target_wanted(&target);
     n = scan_bars(bars);
     pack_bars(bars, n);
     for (i = 0; i < n; i++) {
@@ -381,18 +442,17 @@ void bench_main(void)
         puts_dbg(" addr 0x");
         put_hex(bars[i].addr, 8);
         putc_dbg('\n');
-        if (bars[i].addr && bars[i].index == 0 &&
-            id == ((uint32_t)SDHCI_DEVICE << 16 | SDHCI_VENDOR)) {
-            sdhci = bars[i].addr;
+        if (bars[i].addr && bars[i].index == target.bar && id == target.id) {
+            base = bars[i].addr;
         }
     }
-    if (!sdhci) {
-        puts_dbg("error no sdhci BAR\n");
+    if (!base) {
+        puts_dbg("error no target BAR placed\n");
         return;
     }
-    reg = load_loop(sdhci + SDHCI_REG, 1);
-    puts_dbg("sdhci 0x");
-    put_hex(sdhci, 8);
+    reg = load_loop(base + target.reg, 1);
+    puts_dbg("target 0x");
+    put_hex(base + target.reg, 8);
     puts_dbg(" reg 0x");
     put_hex(reg, 8);
     putc_dbg('\n');
@@ -412,7 +472,7 @@ void bench_main(void)
             putc_dbg('\n');
         } else if (c == 'g') {
             t0 = rdtsc();
-            reg = load_loop(sdhci + SDHCI_REG, loads);
+            reg = load_loop(base + target.reg, loads);
             t1 = rdtsc();
             puts_dbg("end loads ");
             put_dec(loads);

@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
-"""subpage-bar.py - sub-page BAR access benchmark, run inside the test-bed L1.
+"""subpage-bar.py - BAR access benchmarks, run inside the test-bed L1.
 
 Boots an L2 guest under KVM (nested inside the TCG L1) once per build, with
-the L1's vfio-pci devices sdhci (256-byte BAR), i6300esb and pvpanic (16-byte
-BARs) assigned, and our firmware (subpage-bar.bin) as its BIOS.  The firmware
-packs BARs like a real BIOS, so with real sizes the three share one 4 KiB
-page, while vfio-direct's x-bar-page-align=auto makes each a page of its own.
-The firmware then does N 32-bit loads of sdhci register 0x40.
+some of the L1's vfio-pci devices assigned and our firmware (subpage-bar.bin)
+as its BIOS.  The firmware packs BARs like a real BIOS, then does N 32-bit
+loads of one register.  Two scenarios (--scenario):
+
+  subpage  sdhci (256-byte BAR), i6300esb and pvpanic (16-byte BARs): with
+           real sizes the three share one 4 KiB page, while vfio-direct's
+           x-bar-page-align=auto makes each a page of its own; loads of
+           sdhci register 0x40.
+  msix     nvme, whose MSI-X table sits in BAR0 at +0x2000: loads of
+           BAR0+0x2800, in the table's host page but not in the table, the
+           place of registers that share the table's page.  The table's
+           page traps while the table is emulated there; our build runs
+           with x-msix-relocation=auto, which moves it out.
 
 Measured around each loop (KVM counters snapshotted over QMP before and after):
   - MMIO exits: KVM's own per-vCPU counter (query-stats, kvm "mmio_exits"),
     i.e. real guest exits to QEMU; with --trace also the kvm_run_exit trace
     lines with KVM_EXIT_MMIO for the whole L2 run;
-  - trapped-reads of the sdhci BAR (x-query-vfio; our build only);
+  - trapped-reads of the target's BAR (x-query-vfio; our build only);
   - loop time from the guest TSC (calibrated against the L1 clock over one
     second) and the wall time from sending "go" to reading the result.
 
@@ -20,12 +28,13 @@ Per build: one loop of --loads N loads (exits and trapped reads are given
 for it, the same N for every build), then --rounds timed loops each long
 enough to last --min-time seconds on that build; their median rate counts.
 
-Usage: subpage-bar.py --bios FILE [--loads N] [--rounds R] [--trace] [--control]
-                      LABEL=QEMU[,DEVICE-OPTS] ...
+Usage: subpage-bar.py --bios FILE [--scenario S] [--loads N] [--rounds R]
+                      [--trace] [--control] LABEL=QEMU[,DEVICE-OPTS] ...
 The first LABEL is the numerator of the printed ratios, the second the
-denominator.  DEVICE-OPTS (e.g. x-bar-page-align=off) go to all three
-vfio-pci devices; --control adds the first build with
-x-bar-page-align=off, which must give the base's packed layout and rate.
+denominator.  DEVICE-OPTS (e.g. x-bar-page-align=off) go to every assigned
+vfio-pci device; --control adds the first build with the scenario's
+control options (subpage: x-bar-page-align=off; msix: without the first
+build's options), which must give the base's layout and rate.
 """
 
 import argparse
@@ -40,8 +49,29 @@ import tempfile
 import time
 
 KVM_EXIT_MMIO = 6
-NAMES = {"1b36:0007": "sdhci", "8086:25ab": "i6300esb", "1b36:0011": "pvpanic"}
-L2_SLOTS = {"sdhci": 3, "i6300esb": 4, "pvpanic": 5}
+NAMES = {"1b36:0007": "sdhci", "8086:25ab": "i6300esb", "1b36:0011": "pvpanic",
+         "1b36:0010": "nvme"}
+
+# Per scenario: the devices (name: L2 slot), the target (device, BAR,
+# register, as the firmware's "VVVVDDDD:B:OFFSET"), the control options.
+SCENARIOS = {
+    "subpage": {
+        "slots": {"sdhci": 3, "i6300esb": 4, "pvpanic": 5},
+        "target": ("sdhci", 0, 0x40, "1b360007:0:40"),
+        "control": "x-bar-page-align=off",
+        "title": "32-bit loads of sdhci BAR0+0x40 from an L2 KVM guest "
+                 "(nested in the TCG L1) whose firmware packs BARs from "
+                 "0xc0000000",
+    },
+    "msix": {
+        "slots": {"nvme": 3},
+        "target": ("nvme", 0, 0x2800, "1b360010:0:2800"),
+        "control": "",
+        "title": "32-bit loads of nvme BAR0+0x2800 (the MSI-X table's 4 KiB "
+                 "page, outside the table) from an L2 KVM guest (nested in "
+                 "the TCG L1)",
+    },
+}
 
 
 def die(msg):
@@ -79,7 +109,8 @@ class Qmp:
 class L2:
     """One L2 QEMU with our firmware; lines from its debug console."""
 
-    def __init__(self, qemu, bios, devices, dev_opts, loads, trace, tmp):
+    def __init__(self, qemu, bios, scenario, devices, dev_opts, loads, trace,
+                 tmp):
         self.tmp = tmp
         qmp_path = os.path.join(tmp, "qmp.sock")
         ser_path = os.path.join(tmp, "serial.sock")
@@ -93,10 +124,12 @@ class L2:
                 "-chardev", "socket,id=ser,path=%s,server=on,wait=off" % ser_path,
                 "-serial", "chardev:ser",
                 "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
-                "-fw_cfg", "name=opt/vfio-direct/loads,string=%d" % loads]
-        for name in ("sdhci", "i6300esb", "pvpanic"):
+                "-fw_cfg", "name=opt/vfio-direct/loads,string=%d" % loads,
+                "-fw_cfg", "name=opt/vfio-direct/target,string=%s"
+                % scenario["target"][3]]
+        for name, slot in scenario["slots"].items():
             opts = "vfio-pci,host=%s,id=%s,addr=%d" % (devices[name], name,
-                                                        L2_SLOTS[name])
+                                                        slot)
             if dev_opts:
                 opts += "," + dev_opts
             args += ["-device", opts]
@@ -168,20 +201,25 @@ def kvm_stats(qmp):
     return out
 
 
-def sdhci_trapped_reads(qmp):
+def target_trapped_reads(qmp, target):
+    name, nr = target[0], target[1]
     for dev in qmp.cmd("x-query-vfio"):
-        if dev.get("id") == "sdhci":
+        if dev.get("id") == name:
             for bar in dev["bars"]:
-                if bar["index"] == 0:
+                if bar["index"] == nr:
                     return bar["trapped-reads"], bar["subpage"]
     return None, None
 
 
 def run_one(label, qemu, dev_opts, args, devices):
+    scenario = SCENARIOS[args.scenario]
+    target = scenario["target"]
     tmp = tempfile.mkdtemp(prefix="subpage-bar-")
     t_start = time.monotonic()
-    vm = L2(qemu, args.bios, devices, dev_opts, args.loads, args.trace, tmp)
-    r = {"label": label, "qemu": qemu, "opts": dev_opts, "layout": []}
+    vm = L2(qemu, args.bios, scenario, devices, dev_opts, args.loads,
+            args.trace, tmp)
+    r = {"label": label, "qemu": qemu, "opts": dev_opts, "layout": [],
+         "target": target}
     while True:
         ln, _ = vm.line(120)
         if ln.startswith("error"):
@@ -190,13 +228,14 @@ def run_one(label, qemu, dev_opts, args, devices):
         if m:
             r["layout"].append((NAMES.get(m.group(2), m.group(2)),
                                 int(m.group(5), 16), int(m.group(4), 16)))
-        m = re.match(r"sdhci 0x(\w+) reg 0x(\w+)", ln)
+        m = re.match(r"target 0x(\w+) reg 0x(\w+)", ln)
         if m:
             r["reg"] = int(m.group(2), 16)
         if ln == "ready":
             break
     if r.get("reg") in (None, 0xffffffff):
-        vm.fail("sdhci register 0x40 reads 0x%x" % r.get("reg", 0))
+        vm.fail("%s BAR%d+0x%x reads 0x%x" % (target[0], target[1], target[2],
+                                             r.get("reg", 0)))
 
     # Calibrate the guest TSC against the L1 clock (output latency cancels).
     tsc = []
@@ -220,7 +259,8 @@ def run_one(label, qemu, dev_opts, args, devices):
             vm.send("l%d\n" % loads)
             vm.expect("loads ")
         s0 = kvm_stats(vm.qmp)
-        q0, _ = sdhci_trapped_reads(vm.qmp) if has_query else (None, None)
+        q0, _ = (target_trapped_reads(vm.qmp, target) if has_query
+                 else (None, None))
         t0 = vm.send("g")
         ln, t1 = vm.expect("end ")
         s1 = kvm_stats(vm.qmp)
@@ -231,7 +271,7 @@ def run_one(label, qemu, dev_opts, args, devices):
                         ("io", "io_exits")):
             one[k] = s1.get(stat, 0) - s0.get(stat, 0)
         if has_query:
-            q1, r["subpage"] = sdhci_trapped_reads(vm.qmp)
+            q1, r["subpage"] = target_trapped_reads(vm.qmp, target)
             one["trapped"] = q1 - q0
         one["rate"] = one["loads"] / (one["cycles"] / r["tsc_hz"])
         one["rate_wall"] = one["loads"] / one["wall"]
@@ -282,8 +322,9 @@ def report(r):
         print("  MMIO exits     %d   (kvm_run_exit KVM_EXIT_MMIO trace lines,"
               " whole L2 run: 1 setup load + all rounds)" % r["trace_mmio"])
     if "subpage" in r:
-        print("  trapped-reads  %d   (x-query-vfio, sdhci BAR0, subpage %s)"
-              % (first["trapped"], r["subpage"]))
+        print("  trapped-reads  %d   (x-query-vfio, %s BAR%d, subpage %s)"
+              % (first["trapped"], r["target"][0], r["target"][1],
+                 r["subpage"]))
     else:
         print("  trapped-reads  n/a (no x-query-vfio in this build)")
     print("  loads/s        %s   (median of %d timed rounds: %s; TSC %.3f GHz)"
@@ -301,6 +342,7 @@ def report(r):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bios", required=True)
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="subpage")
     ap.add_argument("--loads", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3,
                     help="timed loops per build (the median is reported)")
@@ -309,13 +351,15 @@ def main():
     ap.add_argument("--trace", action="store_true",
                     help="also count kvm_run_exit trace events")
     ap.add_argument("--control", action="store_true",
-                    help="also run the first build with x-bar-page-align=off")
+                    help="also run the first build with the scenario's "
+                    "control options")
     ap.add_argument("builds", nargs="+", metavar="LABEL=QEMU[,OPTS]")
     args = ap.parse_args()
 
+    scenario = SCENARIOS[args.scenario]
     devices = dict(p.split("=", 1)
                    for p in os.environ.get("VFIO_DIRECT_DEVICES", "").split())
-    for name in L2_SLOTS:
+    for name in scenario["slots"]:
         if name not in devices:
             die("device %s not bound to vfio-pci (VFIO_DIRECT_DEVICES=%r)"
                 % (name, os.environ.get("VFIO_DIRECT_DEVICES", "")))
@@ -329,13 +373,11 @@ def main():
         builds.append((label, qemu, opts))
     if args.control:
         label, qemu, _ = builds[0]
-        builds.append((label + "-off", qemu, "x-bar-page-align=off"))
+        builds.append((label + "-off", qemu, scenario["control"]))
 
     if args.rounds < 1:
         die("--rounds must be at least 1")
-    print("sub-page BAR benchmark: 32-bit loads of sdhci BAR0+0x40 from an L2 "
-          "KVM guest (nested in the TCG L1) whose firmware packs BARs from "
-          "0xc0000000")
+    print("%s BAR benchmark: %s" % (args.scenario, scenario["title"]))
     results = []
     for label, qemu, opts in builds:
         r = run_one(label, qemu, opts, args, devices)
@@ -347,8 +389,8 @@ def main():
     for b in results[1:]:
         if b["label"] == a["label"] + "-off":
             continue
-        print("subpage BAR loads/s: %s/%s = %.2f   (wall: %.2f)"
-              % (a["label"], b["label"], a["rate"] / b["rate"],
+        print("%s BAR loads/s: %s/%s = %.2f   (wall: %.2f)"
+              % (args.scenario, a["label"], b["label"], a["rate"] / b["rate"],
                  a["rate_wall"] / b["rate_wall"]))
         print("MMIO exits: %s %d, %s %d" % (a["label"], a["mmio"],
                                             b["label"], b["mmio"]))
@@ -358,8 +400,9 @@ def main():
         for b in results[1:]:
             if b is c or b["label"].endswith("-off"):
                 continue
-            print("control (x-bar-page-align=off) loads/s: %s/%s = %.2f;"
-                  " MMIO exits %d" % (c["label"], b["label"],
+            print("control (%s) loads/s: %s/%s = %.2f;"
+                  " MMIO exits %d" % (c["opts"] or "no options",
+                                      c["label"], b["label"],
                                       c["rate"] / b["rate"], c["mmio"]))
 
 
