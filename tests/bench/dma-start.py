@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+"""dma-start.py - what a q35 start with an assigned device costs in MAP_DMA.
+
+    dma-start.py [--sizes 512M,2G] [--backings anon,hugetlbfs]
+                 NAME=QEMU-BINARY...
+
+Runs inside the x86 test-bed L1 (tests/bench/run-dma.sh starts it), as
+root.  For every size, backing and build it starts the build's QEMU with
+one assigned device (sdhci-pci, from VFIO_DIRECT_DEVICES), -S and a QMP
+socket, and counts what happened until QMP answers (the machine is
+realized and reset: "ready"), from the L1 kernel's side: a kprobe and a
+kretprobe on vfio_iommu_type1_ioctl record every VFIO_IOMMU_MAP_DMA and
+UNMAP_DMA of that process, with its size (read from the caller's
+argument) and its duration.  /proc/PID/status VmLck is the memory the
+kernel holds locked for it at ready.  Prints one block per run and, per
+size and backing, the ratios of every build to the first one named
+(ours first, then base).
+
+Backings: anon (-m), thp (anon with THP "always" in the L1) and hugetlbfs
+(memory-backend-memfd with 2 MiB huge pages from the L1's pool).
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+TRACE = "/sys/kernel/tracing"
+MAP, UNMAP = 0x3B71, 0x3B72     # VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA
+THP = "/sys/kernel/mm/transparent_hugepage/enabled"
+HUGEPAGES = "/proc/sys/vm/nr_hugepages"
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def append(path, text):
+    """Append without seeking (tracefs refuses the seek of mode "a")."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def size_bytes(s):
+    units = {"M": 1 << 20, "G": 1 << 30}
+    return int(s[:-1]) * units[s[-1]]
+
+
+def kprobes_on():
+    """Probe the type1 ioctl: cmd, the 8-byte fields at +8/+16/+24."""
+    if not os.path.exists(TRACE + "/kprobe_events"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", TRACE], check=True)
+    kprobes_off()
+    for probe in ("p:vfiodma/ioc vfio_iommu_type1_ioctl cmd=$arg2:x32 "
+                  "f8=+u8($arg3):u64 f16=+u16($arg3):u64 "
+                  "f24=+u24($arg3):u64",
+                  "r:vfiodma/ret vfio_iommu_type1_ioctl ret=$retval:s64"):
+        try:
+            append(TRACE + "/kprobe_events", probe + "\n")
+        except OSError as e:
+            with open(TRACE + "/error_log") as log:
+                sys.exit("dma-start.py: kprobe %r: %s\n%s"
+                         % (probe, e, log.read()))
+    write(TRACE + "/buffer_size_kb", "8192")
+    write(TRACE + "/events/vfiodma/enable", "1")
+
+
+def kprobes_off():
+    try:
+        write(TRACE + "/events/vfiodma/enable", "0")
+    except OSError:
+        pass
+    for probe in ("ioc", "ret"):
+        try:
+            append(TRACE + "/kprobe_events", "-:vfiodma/%s\n" % probe)
+        except OSError:
+            pass
+
+
+LINE = re.compile(r"-(\d+)\s+\[\d+\].*?\s(\d+\.\d+): (ioc|ret): (.*)$")
+
+
+def ioctls():
+    """
+    The MAP/UNMAP calls in the trace: (cmd, size, ret, secs).  The trace
+    is cleared right before each QEMU starts, and that QEMU is the only
+    process using a VFIO container meanwhile.
+    """
+    calls, open_call = [], {}
+    with open(TRACE + "/trace") as f:
+        for line in f:
+            m = LINE.search(line)
+            if not m:
+                continue
+            tid, ts, kind, rest = int(m[1]), float(m[2]), m[3], m[4]
+            fields = dict(kv.split("=", 1) for kv in rest.split()
+                          if "=" in kv)
+            if kind == "ioc":
+                open_call[tid] = (int(fields["cmd"], 16), fields, ts)
+            elif tid in open_call:
+                cmd, fl, t0 = open_call.pop(tid)
+                if cmd not in (MAP, UNMAP):
+                    continue
+                # map: argsz flags vaddr iova size; unmap: argsz flags iova size
+                size = int(fl["f24"] if cmd == MAP else fl["f16"], 0)
+                calls.append((cmd, size, int(fields["ret"]), ts - t0))
+    return calls
+
+
+def qmp(path, deadline):
+    while True:
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.02)
+    f = s.makefile("rw")
+    json.loads(f.readline())
+    return f
+
+
+def execute(f, name, **args):
+    f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+    f.flush()
+    while True:
+        rsp = json.loads(f.readline())
+        if "return" in rsp or "error" in rsp:
+            return rsp
+
+
+def vmlck(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmLck:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def run(qemu, host, size, backing, extra):
+    sock = "/tmp/dma-start.%d.sock" % os.getpid()
+    mem = ["-m", size]
+    if backing == "hugetlbfs":
+        mem += ["-object", "memory-backend-memfd,id=ram0,size=%s,hugetlb=on,"
+                "hugetlbsize=2097152" % size, "-machine", "memory-backend=ram0"]
+    args = [qemu, "-M", "q35", "-accel", "tcg", "-S", "-display", "none",
+            "-nodefaults", "-qmp", "unix:%s,server=on,wait=off" % sock,
+            "-device", "vfio-pci,host=%s,id=dev0%s" % (host, extra)] + mem
+    write(TRACE + "/trace", "")
+    t0 = time.time()
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    try:
+        f = qmp(sock, t0 + 600)
+        execute(f, "qmp_capabilities")
+        ready = time.time() - t0
+        locked = vmlck(proc.pid)
+        rsp = execute(f, "x-query-vfio")
+        ours = rsp["return"][0].get("dma") if "return" in rsp else None
+        execute(f, "quit")
+    finally:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if os.path.exists(sock):
+        os.unlink(sock)
+    calls = ioctls()
+    maps = [c for c in calls if c[0] == MAP and c[2] == 0]
+    return {
+        "ready_s": ready,
+        "map_calls": sum(1 for c in calls if c[0] == MAP),
+        "unmap_calls": sum(1 for c in calls if c[0] == UNMAP),
+        "map_bytes": sum(c[1] for c in maps),
+        "largest": max((c[1] for c in maps), default=0),
+        "map_s": sum(c[3] for c in calls if c[0] == MAP),
+        "unmap_s": sum(c[3] for c in calls if c[0] == UNMAP),
+        "vmlck": locked,
+        "ours": ours,
+        "stderr": proc.stderr.read().strip().splitlines()[-3:],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="512M,2G")
+    ap.add_argument("--backings", default="anon,hugetlbfs")
+    ap.add_argument("builds", nargs="+", help="NAME=QEMU[,PROPS]")
+    a = ap.parse_args()
+    devs = dict(d.split("=", 1)
+                for d in os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    host = devs.get("sdhci")
+    if not host:
+        sys.exit("dma-start.py: no sdhci-pci bound to vfio-pci")
+    kprobes_on()
+    thp_was = open(THP).read()
+    thp_was = re.search(r"\[(\w+)\]", thp_was)[1]
+    results = {}
+    try:
+        for size in a.sizes.split(","):
+            for backing in a.backings.split(","):
+                write(THP, "always" if backing == "thp" else thp_was)
+                if backing == "hugetlbfs":
+                    write(HUGEPAGES, str(size_bytes(size) // (2 << 20) + 8))
+                for b in a.builds:
+                    name, spec = b.split("=", 1)
+                    qemu, _, props = spec.partition(",")
+                    extra = "," + props if props else ""
+                    r = run(qemu, host, size, backing, extra)
+                    results[(size, backing, name)] = r
+                    ram = size_bytes(size)
+                    print("== %s %s %s: ready %.2f s; MAP_DMA %d calls "
+                          "%.3f s, %d bytes (RAM + %d KiB), largest 0x%x; "
+                          "UNMAP_DMA %d calls %.3f s; VmLck %d MiB"
+                          % (name, size, backing, r["ready_s"],
+                             r["map_calls"], r["map_s"], r["map_bytes"],
+                             (r["map_bytes"] - ram) // 1024, r["largest"],
+                             r["unmap_calls"], r["unmap_s"],
+                             r["vmlck"] >> 20), flush=True)
+                    if r["ours"]:
+                        o = r["ours"]
+                        print("   x-query-vfio: map %d calls %d bytes %.3f s,"
+                              " unmap %d, prefault %.3f s (%d threads), "
+                              "%d mappings" % (o["map-calls"], o["map-bytes"],
+                                               o["map-ns"] / 1e9,
+                                               o["unmap-calls"],
+                                               o["prefault-ns"] / 1e9,
+                                               o["prefault-threads"],
+                                               o["mappings"]), flush=True)
+                    for line in r["stderr"]:
+                        print("   | " + line)
+                if backing == "hugetlbfs":
+                    write(HUGEPAGES, "0")
+        first = a.builds[0].split("=", 1)[0]
+        for (size, backing, name), r in results.items():
+            if name == first:
+                continue
+            o = results[(size, backing, first)]
+            print("ratio %s/%s %s %s: MAP_DMA time %.2fx, ready %.2fx, "
+                  "MAP_DMA calls %d vs %d, bytes mapped %.3fx"
+                  % (first, name, size, backing,
+                     o["map_s"] / max(r["map_s"], 1e-9),
+                     o["ready_s"] / max(r["ready_s"], 1e-9),
+                     o["map_calls"], r["map_calls"],
+                     o["map_bytes"] / max(r["map_bytes"], 1)))
+    finally:
+        write(THP, thp_was)
+        kprobes_off()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,516 @@
+/*
+ * QTest for how vfio-direct maps guest RAM to the host IOMMU (type1)
+ *
+ * Runs in the x86 test bed against real kernel vfio-pci, as root, with
+ * sdhci-pci assigned to a q35 guest.  The oracle is the L1 kernel: a
+ * kprobe and a kretprobe on vfio_iommu_type1_ioctl record every
+ * VFIO_IOMMU_MAP_DMA and UNMAP_DMA with the size the caller passed and
+ * its result, and /proc/PID/status VmLck is what the kernel holds
+ * locked for QEMU.  x-query-vfio's counters are checked against them,
+ * never the other way round.
+ *
+ * pin-once: up to ready (machine created and reset), every byte of RAM
+ *   is mapped once (bytes mapped <= RAM + 1 MiB), nothing above the
+ *   legacy window is unmapped, the map count does not grow with RAM,
+ *   for anonymous, THP and hugetlbfs (2 MiB memfd) backings.  The
+ *   upstream case (x-dma-plan=off) shows the oracle sees the difference.
+ * dma-avail: with vfio_iommu_type1's dma_entry_limit below what the
+ *   layout needs (DIMMs), the device is refused at realize with one
+ *   line and no MAP_DMA was made.
+ * rollback: under a locked-memory limit (CAP_IPC_LOCK dropped), a hot
+ *   plugged device's MAP_DMA of RAM fails part way; device_add fails
+ *   with one line and every mapping of that plan is unmapped again.
+ *
+ * Sizes: VFIO_DMA_SIZES (default "512M,2G"); a size the L1 cannot hold
+ * is skipped with a message (make check-system's L1 has 2 GiB; run
+ * tests/testbed/run-in-l1.sh with VFIO_DIRECT_L1_MEM=5G for 2 GiB).
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "vfio-qtest-util.h"
+
+#define TRACEFS     "/sys/kernel/tracing"
+#define MAP_DMA     0x3b71
+#define UNMAP_DMA   0x3b72
+#define THP         "/sys/kernel/mm/transparent_hugepage/enabled"
+#define HUGEPAGES   "/proc/sys/vm/nr_hugepages"
+#define DMA_LIMIT   "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit"
+#define WINDOW      (MiB - 0xa0000)
+
+/* What the kernel saw */
+typedef struct Ioctls {
+    unsigned maps, unmaps, map_failures;
+    uint64_t map_bytes, unmap_bytes, largest;
+} Ioctls;
+
+/* Append @text to @path in one write (what tracefs and sysfs want) */
+static bool write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_APPEND);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = write(fd, text, strlen(text)) == strlen(text);
+    return close(fd) == 0 && ok;
+}
+
+/* Write @text to @path in place: /proc, sysfs and tracefs files */
+static bool set_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = write(fd, text, strlen(text)) == strlen(text);
+    return close(fd) == 0 && ok;
+}
+
+static char *read_file(const char *path)
+{
+    gchar *text;
+
+    return g_file_get_contents(path, &text, NULL, NULL) ? text : NULL;
+}
+
+/* Probe the type1 ioctl; false (with a skip) where the L1 cannot */
+static bool probes_on(void)
+{
+    if (getuid() != 0) {
+        g_test_skip("needs root (the test bed runs it as root)");
+        return false;
+    }
+    if (access(TRACEFS "/kprobe_events", F_OK) &&
+        mount("nodev", TRACEFS, "tracefs", 0, NULL)) {
+        g_test_skip("no tracefs");
+        return false;
+    }
+    write_file(TRACEFS "/events/vfiodma/enable", "0");
+    write_file(TRACEFS "/kprobe_events", "-:vfiodma/ioc\n");
+    write_file(TRACEFS "/kprobe_events", "-:vfiodma/ret\n");
+    if (!write_file(TRACEFS "/kprobe_events",
+                    "p:vfiodma/ioc vfio_iommu_type1_ioctl cmd=$arg2:x32 "
+                    "f16=+u16($arg3):u64 f24=+u24($arg3):u64\n") ||
+        !write_file(TRACEFS "/kprobe_events",
+                    "r:vfiodma/ret vfio_iommu_type1_ioctl ret=$retval:s64\n")) {
+        g_autofree char *log = read_file(TRACEFS "/error_log");
+
+        g_test_message("kprobe refused: %s", log ? log : "");
+        g_test_skip("cannot probe vfio_iommu_type1_ioctl");
+        return false;
+    }
+    g_assert(write_file(TRACEFS "/buffer_size_kb", "8192"));
+    g_assert(write_file(TRACEFS "/events/vfiodma/enable", "1"));
+    /* an empty write with O_TRUNC clears the buffer */
+    g_assert(set_file(TRACEFS "/trace", ""));
+    return true;
+}
+
+static void probes_off(void)
+{
+    write_file(TRACEFS "/events/vfiodma/enable", "0");
+    write_file(TRACEFS "/kprobe_events", "-:vfiodma/ioc\n");
+    write_file(TRACEFS "/kprobe_events", "-:vfiodma/ret\n");
+}
+
+static uint64_t field(const char *line, const char *name)
+{
+    const char *p = strstr(line, name);
+
+    g_assert_nonnull(p);
+    return g_ascii_strtoull(p + strlen(name), NULL, 0);
+}
+
+/*
+ * The MAP_DMA and UNMAP_DMA calls of process @pid (its threads' names
+ * end in "-TID" in the trace; QEMU maps from its main thread).
+ */
+static Ioctls ioctls_of(pid_t pid)
+{
+    g_autofree char *trace = read_file(TRACEFS "/trace");
+    g_auto(GStrv) lines = g_strsplit(trace ? trace : "", "\n", -1);
+    g_autofree char *tag = g_strdup_printf("-%d ", pid);
+    Ioctls io = { 0 };
+    uint64_t cmd = 0, f16 = 0, f24 = 0;
+    bool open_call = false;
+
+    for (int i = 0; lines[i]; i++) {
+        const char *l = lines[i];
+
+        if (!strstr(l, tag)) {
+            continue;
+        }
+        if (strstr(l, " ioc: ")) {
+            cmd = field(l, "cmd=");
+            f16 = field(l, "f16=");
+            f24 = field(l, "f24=");
+            open_call = true;
+        } else if (strstr(l, " ret: ") && open_call) {
+            int64_t ret = (int64_t)field(l, "ret=");
+
+            open_call = false;
+            if (cmd == MAP_DMA) {
+                io.maps++;
+                if (ret) {
+                    io.map_failures++;
+                } else {
+                    io.map_bytes += f24;
+                    io.largest = MAX(io.largest, f24);
+                }
+            } else if (cmd == UNMAP_DMA) {
+                io.unmaps++;
+                if (!ret) {
+                    io.unmap_bytes += f16;
+                }
+            }
+        }
+    }
+    g_test_message("kernel: MAP_DMA %u (%u failed) 0x%" PRIx64 " bytes, "
+                   "largest 0x%" PRIx64 "; UNMAP_DMA %u 0x%" PRIx64 " bytes",
+                   io.maps, io.map_failures, io.map_bytes, io.largest,
+                   io.unmaps, io.unmap_bytes);
+    return io;
+}
+
+static uint64_t vmlck(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
+    g_autofree char *status = read_file(path);
+    const char *p = status ? strstr(status, "VmLck:") : NULL;
+
+    g_assert_nonnull(p);
+    return g_ascii_strtoull(p + 6, NULL, 10) * KiB;
+}
+
+static uint64_t mem_available(void)
+{
+    char *info = read_file("/proc/meminfo");
+    const char *p = info ? strstr(info, "MemAvailable:") : NULL;
+    uint64_t kib = p ? g_ascii_strtoull(p + 13, NULL, 10) : 0;
+
+    g_free(info);
+    return kib * KiB;
+}
+
+/* x-query-vfio's dma object of device @id (unref when done) */
+static QDict *query_dma(QTestState *qts, const char *id)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
+    QListEntry *e;
+    QDict *dma = NULL;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
+            dma = qdict_get_qdict(dev, "dma");
+            qobject_ref(dma);
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_nonnull(dma);
+    return dma;
+}
+
+typedef struct PinCase {
+    const char *backing;        /* anon, thp, hugetlbfs */
+    uint64_t size;
+    bool upstream;              /* x-dma-plan=off: the control */
+} PinCase;
+
+static void test_pin_once(const void *opaque)
+{
+    const PinCase *c = opaque;
+    const char *names[] = { "sdhci", NULL };
+    g_autofree char *mem = NULL;
+    g_autofree char *thp_was = NULL;
+    g_autofree char *pages_was = NULL;
+    g_autofree char *mib = g_strdup_printf("%" PRIu64 "M", c->size / MiB);
+    QTestState *qts;
+    QDict *dma;
+    Ioctls io;
+    uint64_t locked;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    if (mem_available() < c->size + 256 * MiB) {
+        g_autofree char *msg = g_strdup_printf(
+            "the L1 has %" PRIu64 " MiB available, a %s guest needs more "
+            "(VFIO_DIRECT_L1_MEM=5G)", mem_available() / MiB, mib);
+        g_test_skip(msg);
+        return;
+    }
+    if (!probes_on()) {
+        return;
+    }
+    if (!strcmp(c->backing, "hugetlbfs")) {
+        uint64_t need = c->size / (2 * MiB) + 8;
+        g_autofree char *n = g_strdup_printf("%" PRIu64, need);
+        g_autofree char *got = NULL;
+
+        pages_was = read_file(HUGEPAGES);
+        g_assert_nonnull(pages_was);
+        g_assert(set_file(HUGEPAGES, n));
+        got = read_file(HUGEPAGES);
+        if (g_ascii_strtoull(got, NULL, 10) < need) {
+            g_autofree char *msg = g_strdup_printf(
+                "the L1 has %s 2 MiB pages, %" PRIu64 " needed", got, need);
+
+            g_assert(set_file(HUGEPAGES, pages_was));
+            probes_off();
+            g_test_skip(msg);
+            return;
+        }
+        mem = g_strdup_printf("-object memory-backend-memfd,id=ram0,"
+                              "size=%s,hugetlb=on,hugetlbsize=2097152 "
+                              "-machine memory-backend=ram0", mib);
+    } else if (!strcmp(c->backing, "thp")) {
+        char *thp = read_file(THP);
+        const char *cur = thp ? strchr(thp, '[') : NULL;
+
+        g_assert_nonnull(cur);
+        thp_was = g_strndup(cur + 1, strcspn(cur + 1, "]"));
+        g_free(thp);
+        g_assert(write_file(THP, "always"));
+    }
+    qts = qtest_initf("-M q35 -m %s %s -nodefaults -device "
+                      "vfio-pci,host=%s,id=dev0,x-dma-plan=%s", mib,
+                      mem ? mem : "", vfio_qtest_host("sdhci"),
+                      c->upstream ? "off" : "on");
+    locked = vmlck(qtest_pid(qts));
+    io = ioctls_of(qtest_pid(qts));
+    dma = query_dma(qts, "dev0");
+
+    g_assert_cmpuint(io.map_failures, ==, 0);
+    /* the kernel holds exactly what was mapped and not unmapped */
+    g_assert_cmphex(locked, ==, io.map_bytes - io.unmap_bytes);
+    if (c->upstream) {
+        /* the control: upstream pins RAM again at reset */
+        g_assert_cmphex(io.map_bytes, >=, 2 * c->size - 2 * MiB);
+    } else {
+        g_assert_cmphex(io.map_bytes, <=, c->size + MiB);
+        g_assert_cmphex(io.unmap_bytes, <=, WINDOW);
+        /* RAM above 1 MiB (below 4 GiB here) in one mapping */
+        g_assert_cmphex(io.largest, ==, c->size - MiB);
+        g_assert_cmpuint(io.maps, <=, 12);
+        /* what we report is what the kernel saw */
+        g_assert_cmpuint(qdict_get_int(dma, "map-calls"), ==, io.maps);
+        g_assert_cmpuint(qdict_get_int(dma, "unmap-calls"), ==, io.unmaps);
+        g_assert_cmphex(qdict_get_int(dma, "map-bytes"), ==, io.map_bytes);
+        g_assert_cmphex(qdict_get_int(dma, "largest-mapping"), ==,
+                        io.largest);
+        g_assert_cmpuint(qdict_get_int(dma, "incongruent"), ==, 0);
+        g_assert_cmpuint(qdict_get_int(dma, "dma-limit") -
+                         qdict_get_int(dma, "dma-avail"), ==,
+                         qdict_get_int(dma, "mappings"));
+    }
+    qobject_unref(dma);
+    qtest_quit(qts);
+    probes_off();
+    if (thp_was) {
+        g_assert(write_file(THP, thp_was));
+    }
+    if (pages_was) {
+        g_assert(set_file(HUGEPAGES, pages_was));
+    }
+}
+
+/* Run @pre, then QEMU with @args to its end; its stderr */
+static char *run_qemu(const char *const *pre, const char *args, int *status,
+                      Ioctls *io)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_auto(GStrv) split = g_strsplit(args, " ", -1);
+    g_autofree char *err = NULL;
+    GPid pid;
+    int errfd;
+
+    for (int i = 0; pre && pre[i]; i++) {
+        g_ptr_array_add(argv, g_strdup(pre[i]));
+    }
+    g_ptr_array_add(argv, g_strdup(g_getenv("QTEST_QEMU_BINARY")));
+    for (int i = 0; split[i]; i++) {
+        if (*split[i]) {
+            g_ptr_array_add(argv, g_strdup(split[i]));
+        }
+    }
+    g_ptr_array_add(argv, NULL);
+    g_assert(g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
+                                      G_SPAWN_DO_NOT_REAP_CHILD |
+                                      G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                      &pid, NULL, NULL, &errfd, NULL));
+    {
+        GString *s = g_string_new(NULL);
+        char buf[512];
+        ssize_t n;
+
+        while ((n = read(errfd, buf, sizeof(buf))) > 0) {
+            g_string_append_len(s, buf, n);
+        }
+        close(errfd);
+        err = g_string_free(s, false);
+    }
+    g_assert_cmpint(waitpid(pid, status, 0), ==, pid);
+    if (io) {
+        *io = ioctls_of(pid);
+    }
+    g_test_message("stderr: %s", err);
+    return g_steal_pointer(&err);
+}
+
+/* The lines of @text that hold @needle */
+static int count_lines(const char *text, const char *needle)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    int n = 0;
+
+    for (int i = 0; lines[i]; i++) {
+        n += strstr(lines[i], needle) != NULL;
+    }
+    return n;
+}
+
+/*
+ * dma_entry_limit 6, a layout of 7 mappings (below, in and above the
+ * legacy window, and 4 DIMMs): refused at realize before any MAP_DMA.
+ */
+static void test_dma_avail(void)
+{
+    static const char *const timeout[] = { "timeout", "60", NULL };
+    const char *names[] = { "sdhci", NULL };
+    g_autofree char *limit_was = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *err = NULL;
+    GString *dimms = g_string_new(NULL);
+    Ioctls io;
+    int status;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        g_string_free(dimms, true);
+        return;
+    }
+    limit_was = read_file(DMA_LIMIT);
+    g_assert_nonnull(limit_was);
+    for (int i = 0; i < 4; i++) {
+        g_string_append_printf(dimms, "-object memory-backend-ram,id=d%d,"
+                               "size=16M -device pc-dimm,memdev=d%d ", i, i);
+    }
+    args = g_strdup_printf("-M q35 -accel qtest -S -m 64M,slots=4,maxmem=1G "
+                           "-display none -nodefaults %s -device "
+                           "vfio-pci,host=%s", dimms->str,
+                           vfio_qtest_host("sdhci"));
+    g_string_free(dimms, true);
+    g_assert(set_file(DMA_LIMIT, "6"));
+    err = run_qemu(timeout, args, &status, &io);
+    g_assert(set_file(DMA_LIMIT, limit_was));
+    probes_off();
+
+    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_cmpint(count_lines(err, "DMA_AVAIL"), ==, 1);
+    g_assert_cmpint(count_lines(err, "dma_entry_limit"), ==, 1);
+    g_assert_cmpuint(io.maps, ==, 0);
+}
+
+/*
+ * A locked-memory limit of 2 MiB without CAP_IPC_LOCK: device_add of
+ * the first assigned device maps the RAM below and in the legacy window
+ * (1 MiB), then the 63 MiB above fails; all of it is unmapped again.
+ */
+static void test_rollback(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    g_autofree char *bin = NULL;
+    g_autofree char *log = g_strdup_printf("/tmp/vfio-dma-test.%d.trace",
+                                           getpid());
+    g_autofree char *args = g_strdup_printf(
+        "-M pc -m 64M -nodefaults -trace vfio_direct_dma_rollback -D %s", log);
+    g_autofree char *trace = NULL;
+    QTestState *qts;
+    QDict *rsp;
+    Ioctls io;
+    const char *desc;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    /* root passes the limit unless CAP_IPC_LOCK is gone */
+    bin = g_strdup_printf("setpriv --bounding-set=-ipc_lock "
+                          "--inh-caps=-ipc_lock %s",
+                          g_getenv("QTEST_QEMU_BINARY"));
+    g_setenv("VFIO_DMA_QEMU", bin, true);
+    /* i440fx: its root bus takes hot-plugged devices */
+    qts = qtest_init_with_env("VFIO_DMA_QEMU", args, true);
+    g_assert_cmpint(prlimit(qtest_pid(qts), RLIMIT_MEMLOCK,
+                            &(struct rlimit) { 2 * MiB, 2 * MiB }, NULL),
+                    ==, 0);
+    rsp = qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments': {"
+                    " 'driver': 'vfio-pci', 'host': %s, 'id': 'dev0' } }",
+                    vfio_qtest_host("sdhci"));
+    io = ioctls_of(qtest_pid(qts));
+    g_assert(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    g_test_message("device_add: %s", desc);
+    g_assert_nonnull(strstr(desc, "ulimit -l"));
+    g_assert_null(strchr(desc, '\n'));
+    /* the kernel: part mapped, one refused, everything unmapped again */
+    g_assert_cmpuint(io.map_failures, ==, 1);
+    g_assert_cmpuint(io.maps, >=, 2);
+    g_assert_cmphex(io.unmap_bytes, ==, io.map_bytes);
+    g_assert_cmphex(vmlck(qtest_pid(qts)), ==, 0);
+    qobject_unref(rsp);
+    qtest_quit(qts);
+    probes_off();
+    /* and it was the failed plan that unmapped them, not the teardown */
+    trace = read_file(log);
+    g_assert_nonnull(trace);
+    g_test_message("trace: %s", trace);
+    g_assert_nonnull(strstr(trace, "vfio_direct_dma_rollback"));
+    unlink(log);
+}
+
+static void add_pin_case(const char *backing, uint64_t size, bool upstream)
+{
+    PinCase *c = g_new0(PinCase, 1);
+    g_autofree char *path = NULL;
+
+    c->backing = backing;
+    c->size = size;
+    c->upstream = upstream;
+    path = g_strdup_printf("/vfio/dma/pin-once/%s/%s-%" PRIu64 "m",
+                           upstream ? "upstream" : "ours", backing,
+                           size / MiB);
+    qtest_add_data_func_full(path, c, test_pin_once, g_free);
+}
+
+int main(int argc, char **argv)
+{
+    const char *env = g_getenv("VFIO_DMA_SIZES");
+    g_auto(GStrv) sizes = g_strsplit(env ? env : "512M,2G", ",", -1);
+
+    g_test_init(&argc, &argv, NULL);
+    for (int i = 0; sizes[i]; i++) {
+        uint64_t size = g_ascii_strtoull(sizes[i], NULL, 10) *
+                        (strchr(sizes[i], 'G') ? GiB : MiB);
+
+        add_pin_case("anon", size, false);
+        add_pin_case("thp", size, false);
+        add_pin_case("hugetlbfs", size, false);
+    }
+    add_pin_case("anon", 512 * MiB, true);
+    qtest_add_func("/vfio/dma/dma-avail", test_dma_avail);
+    qtest_add_func("/vfio/dma/rollback", test_rollback);
+    return g_test_run();
+}
