@@ -21,13 +21,16 @@ Backings: anon (-m), thp (anon with THP "always" in the L1) and hugetlbfs
 """
 
 import argparse
-import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "testbed"))
+import qmp  # noqa: E402  (tests/testbed/qmp.py)
 
 TRACE = "/sys/kernel/tracing"
 MAP, UNMAP = 0x3B71, 0x3B72     # VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA
@@ -115,7 +118,7 @@ def ioctls():
     return calls
 
 
-def qmp(path, deadline):
+def connect(path, deadline):
     while True:
         try:
             s = socket.socket(socket.AF_UNIX)
@@ -126,17 +129,8 @@ def qmp(path, deadline):
                 raise
             time.sleep(0.02)
     f = s.makefile("rw")
-    json.loads(f.readline())
+    qmp.greet(f)
     return f
-
-
-def execute(f, name, **args):
-    f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-    f.flush()
-    while True:
-        rsp = json.loads(f.readline())
-        if "return" in rsp or "error" in rsp:
-            return rsp
 
 
 def vmlck(pid):
@@ -160,13 +154,12 @@ def run(qemu, host, size, backing, extra):
     t0 = time.time()
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     try:
-        f = qmp(sock, t0 + 600)
-        execute(f, "qmp_capabilities")
+        f = connect(sock, t0 + 600)
         ready = time.time() - t0
         locked = vmlck(proc.pid)
-        rsp = execute(f, "x-query-vfio")
+        rsp = qmp.execute(f, "x-query-vfio")
         ours = rsp["return"][0].get("dma") if "return" in rsp else None
-        execute(f, "quit")
+        qmp.execute(f, "quit")
     finally:
         try:
             proc.wait(timeout=60)
