@@ -148,7 +148,8 @@ patched() {
     SRC=$src
     [ "$(cat "$src/.vfio-direct-series" 2>/dev/null)" = "$h" ] && return 0
     rm -rf "$src" "$src.tmp"
-    cp -al "$PRISTINE" "$src.tmp"
+    mkdir "$src.tmp"
+    cp -al "$PRISTINE/." "$src.tmp/"
     rm -f "$src.tmp/.complete"
     for p in $(series); do
         # git apply writes each patched file anew, so the base's hard
