@@ -1,7 +1,8 @@
 # vfio-direct: build, test and benchmark the QEMU fork.
 #
 #   make             install missing deps, configure, build both targets
-#   make demo        build, then show our vfio-pci properties on pseries
+#   make demo        build ours and the base, run one Linux guest on
+#                    passed-through devices on each, report side by side
 #   make check       every test tier: unit, upstream qtests, libvirt, test bed
 #   make base-build  the same base without our overlay (for benchmarks)
 #   make cross-ppc64le  qemu-system-ppc64 and the qtests for ppc64le hosts
@@ -62,8 +63,10 @@ $(CONFIG_STAMP):
 	./configure --build-dir=$(BUILD)
 	touch $@
 
-demo: all
-	$(BUILD)/qemu-system-ppc64 -M pseries -device vfio-pci,help
+# The same Linux guest on passed-through devices, base and ours side by
+# side (tests/demo): report on stdout and in $(BUILD)/demo/.
+demo: all base-build
+	tests/demo/demo.sh --build $(BUILD) --base $(BASE_BUILD)
 
 check: check-unit check-qtest check-libvirt check-system check-kernel
 

@@ -102,7 +102,7 @@ if [ -n "$eth" ]; then
 fi
 # nvme: the controller's state, and reads through its queues (DMA).
 if [ -e /sys/class/nvme/nvme0 ]; then
-    n=$(dd if=/dev/nvme0n1 of=/dev/null bs=64k count=32 2>&1 | grep -c copied)
+    n=$(dd if=/dev/nvme0n1 of=/dev/null bs=64k count=32 2>&1 | grep -c 'records out')
     echo "L2-WORK nvme state $(cat /sys/class/nvme/nvme0/state) model $(cat /sys/class/nvme/nvme0/model | tr -d ' ') read-ok $n"
 fi
 # sdhci: the driver read the capabilities at probe; read them again in

@@ -6,7 +6,10 @@
  * Runs in the demo's L2 guest (tests/demo/l2-init.sh).  Maps BAR of the
  * device BDF through its sysfs resource file (the kernel needs
  * iomem=relaxed when a driver owns the device), loads the register at
- * OFFSET COUNT times and prints one line:
+ * OFFSET COUNT times and prints one line.  The mapping starts at the host
+ * page that holds the BAR, so a BAR that does not start a page (a small
+ * BAR packed with others) is found at its offset in that page, read from
+ * the device's "resource" file.
  *
  *   TOUCH BDF BAR OFFSET COUNT VALUE NS
  *
@@ -27,7 +30,10 @@
 
 int main(int argc, char **argv)
 {
-    char path[256];
+    char path[256], line[256];
+    unsigned long long start = 0, end, flags;
+    unsigned long n;
+    FILE *f;
     struct timespec t0, t1;
     unsigned long bar, off, count, i;
     volatile uint32_t *reg;
@@ -45,6 +51,18 @@ int main(int argc, char **argv)
     count = strtoul(argv[4], NULL, 0);
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%lu",
              argv[1], bar);
+    snprintf(line, sizeof(line), "/sys/bus/pci/devices/%s/resource", argv[1]);
+    f = fopen(line, "r");
+    for (n = 0; f && n <= bar && fgets(line, sizeof(line), f); n++) {
+        if (n == bar &&
+            sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3) {
+            start = 0;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    off += start & (page - 1);
     fd = open(path, O_RDWR | O_SYNC);
     if (fd < 0) {
         perror(path);

@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""demo-l1.py - the demo's runs, inside the x86 test-bed L1 (demo.sh).
+
+    demo-l1.py --l2 DIR --out FILE [--firmware qboot|seabios] NAME=QEMU ...
+
+For each NAME=QEMU (the base's binary, then ours) boots the same Linux L2
+under nested KVM with the L1's vfio-pci devices sdhci, i6300esb, pvpanic,
+e1000e and nvme passed through, the kernel and initramfs of DIR
+(tests/demo/mkl2.sh: its /init is l2-init.sh, whose drivers probe the
+devices and touch their registers).  With qboot (default) the firmware
+assigns no BAR and the L2's Linux places them, packing small BARs the way
+firmware does on 64 KiB hosts.  Records, independently of the fork's own
+introspection wherever it can:
+
+  - MMIO exits per device and BAR: the L1 kernel's kvm:kvm_mmio
+    tracepoint (writes and unsatisfied reads: the accesses KVM hands to
+    QEMU), by the BAR addresses the L2 programmed (query-pci); the
+    total also from KVM's own mmio_exits counter (query-stats);
+  - per BAR direct or trapped, from the flat view ("info mtree -f"): a
+    host page is direct when one ram-device section covers it whole;
+    trapped pages are named by the sections in them (msix-table, ...);
+    on builds that have it, x-query-vfio's ranges and reasons too, and
+    "info vfio" verbatim;
+  - VFIO_IOMMU_MAP_DMA/UNMAP_DMA of QEMU's main thread (strace -T): calls,
+    bytes, time in the ioctl;
+  - time to ready: QEMU start to the L2's "L2-PROBED" (every driver bound).
+
+Writes everything as JSON to FILE; progress lines ("demo: ...") go to
+/dev/console, so the host sees them while the L1 runs.
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "testbed"))
+import qmp  # noqa: E402  (tests/testbed/qmp.py)
+
+DEVICES = ("sdhci", "i6300esb", "pvpanic", "e1000e", "nvme")
+PAGE = 4096
+TRACEFS = "/sys/kernel/tracing"
+L2_TIMEOUT = 300
+
+
+def progress(msg):
+    line = "demo: %s\n" % msg
+    try:
+        with open("/dev/console", "w") as c:
+            c.write(line)
+    except OSError:
+        pass
+    sys.stderr.write(line)
+
+
+def tracefs(path, value=None):
+    p = os.path.join(TRACEFS, path)
+    if value is None:
+        with open(p) as f:
+            return f.read()
+    with open(p, "w") as f:
+        f.write(value)
+    return None
+
+
+def trace_setup():
+    if not os.path.exists(os.path.join(TRACEFS, "trace")):
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", TRACEFS],
+                       check=False)
+    tracefs("tracing_on", "0")
+    tracefs("buffer_size_kb", "16384")
+    tracefs("events/kvm/kvm_mmio/enable", "1")
+    tracefs("trace", "")
+    tracefs("tracing_on", "1")
+
+
+MMIO_RE = re.compile(r"kvm_mmio: mmio (\S+) len (\d+) gpa 0x([0-9a-f]+)")
+
+
+def trace_collect():
+    """(kind, gpa) of every kvm_mmio event since trace_setup."""
+    tracefs("tracing_on", "0")
+    out = []
+    for ln in tracefs("trace").splitlines():
+        m = MMIO_RE.search(ln)
+        if m:
+            out.append((m.group(1), int(m.group(3), 16)))
+    lost = tracefs("per_cpu/cpu0/stats") + tracefs("per_cpu/cpu1/stats")
+    overrun = sum(int(x) for x in re.findall(r"overrun: (\d+)", lost))
+    tracefs("events/kvm/kvm_mmio/enable", "0")
+    return out, overrun
+
+
+class L2:
+    def __init__(self, qemu, args, devices, tmp):
+        self.tmp = tmp
+        qmp_path = os.path.join(tmp, "qmp")
+        self.strace_path = os.path.join(tmp, "strace")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(qmp_path)
+        listener.listen(1)
+        listener.settimeout(120)
+        append = ("console=ttyS0 iomem=relaxed quiet panic=-1 l2.mode=demo "
+                  "l2.loads=%d" % args.loads)
+        cmd = [qemu, "-M", "q35", "-accel", "kvm", "-cpu", "host",
+               "-m", "512M", "-smp", "1", "-nodefaults", "-display", "none",
+               "-no-user-config", "-serial", "stdio",
+               "-chardev", "socket,path=%s,id=qmp" % qmp_path,
+               "-mon", "chardev=qmp,mode=control",
+               "-kernel", os.path.join(args.l2, "vmlinuz"),
+               "-initrd", os.path.join(args.l2, "initrd.cpio.gz"),
+               "-append", append]
+        if args.firmware == "qboot":
+            cmd += ["-bios", "/usr/share/qemu/qboot.rom"]
+        for i, n in enumerate(DEVICES):
+            cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0"
+                    % (devices[n], n, 3 + i)]
+        # strace without -f follows QEMU's main thread only: the memory
+        # listener's DMA mappings, not the vCPU's KVM_RUN.
+        cmd = ["strace", "-qq", "-T", "-e", "trace=ioctl", "-e",
+               "signal=none", "-o", self.strace_path] + cmd
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(tmp, "stderr"), "w"))
+        try:
+            self.qmp = listener.accept()[0].makefile("rw")
+        finally:
+            listener.close()
+        qmp.greet(self.qmp)
+        self.buf = b""
+        self.console = []
+
+    def cmd(self, name, **args):
+        r = qmp.execute(self.qmp, name, **args)
+        return r.get("return"), r.get("error")
+
+    def hmp(self, line):
+        r, _ = self.cmd("human-monitor-command", **{"command-line": line})
+        return r or ""
+
+    def line(self, deadline):
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            data = os.read(fd, 4096)
+            if not data:
+                return None
+            self.buf += data
+        ln, self.buf = self.buf.split(b"\n", 1)
+        ln = ln.decode(errors="replace").strip()
+        self.console.append(ln)
+        return ln
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.cmd("quit")
+            except Exception:
+                pass
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # strace's tracee may outlive strace's own exit for a moment
+        time.sleep(0.5)
+
+
+def kvm_stat(l2, name):
+    r, _ = l2.cmd("query-stats", target="vcpu", providers=[{"provider": "kvm"}])
+    total = 0
+    for entry in r or []:
+        for s in entry["stats"]:
+            if s["name"] == name and isinstance(s["value"], int):
+                total += s["value"]
+    return total
+
+
+FLAT_RE = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio (-?\d+), ([^)]+)\): (.*)$")
+
+
+def flat_view(text):
+    """Sections of the system memory flat view: (start, end, type, name)."""
+    secs, inside = [], False
+    for ln in text.splitlines():
+        if ln.startswith("FlatView #"):
+            if inside:
+                break
+            continue
+        if ln.strip().startswith('AS "memory"'):
+            inside = True
+            continue
+        if not inside:
+            continue
+        m = FLAT_RE.match(ln)
+        if m:
+            name = re.sub(r" KVM$", "", m.group(5).strip())
+            secs.append((int(m.group(1), 16), int(m.group(2), 16),
+                         m.group(4), name))
+    return secs
+
+
+def classify_bar(secs, addr, size):
+    """Per host page of [addr, addr + size): direct or trapped (and by
+    which sections), from the flat view alone."""
+    pages = []
+    first = addr & ~(PAGE - 1)
+    for page in range(first, addr + size, PAGE):
+        end = page + PAGE - 1
+        inpage = [s for s in secs if s[0] <= end and s[1] >= page]
+        direct = (len(inpage) == 1 and inpage[0][0] <= page and
+                  inpage[0][1] >= end and inpage[0][2].startswith("ramd"))
+        names = sorted({re.sub(r" @[0-9a-f]+$", "", s[3]) for s in inpage})
+        pages.append({"page": page, "direct": direct, "sections": names})
+    return pages
+
+
+def trapped_why(pages):
+    why = set()
+    for p in pages:
+        if p["direct"]:
+            continue
+        for n in p["sections"]:
+            if "msix-table" in n:
+                why.add("MSI-X table")
+            elif "msix-pba" in n:
+                why.add("MSI-X PBA")
+        if not any("msix" in n for n in p["sections"]):
+            if len(p["sections"]) > 1:
+                why.add("page shared with %d other region(s)" %
+                        (len(p["sections"]) - 1))
+            else:
+                why.add("not a whole-page device mapping")
+    return sorted(why)
+
+
+STRACE_RE = re.compile(r"ioctl\(\d+, (VFIO_IOMMU_(?:UN)?MAP_DMA)(.*)\) = (-?\d+).*<([0-9.]+)>")
+
+
+def dma_calls(path, until):
+    """MAP/UNMAP_DMA of QEMU's main thread from strace -T: counts, bytes,
+    seconds in the ioctl, and the same up to the time-to-ready mark."""
+    out = {"map": 0, "map_bytes": 0, "map_s": 0.0, "unmap": 0,
+           "unmap_bytes": 0, "failed": 0}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return None
+    for ln in lines:
+        m = STRACE_RE.search(ln)
+        if not m:
+            continue
+        kind = "map" if m.group(1) == "VFIO_IOMMU_MAP_DMA" else "unmap"
+        sz = re.search(r"size=(0x[0-9a-f]+|\d+)", m.group(2))
+        out[kind] += 1
+        if sz:
+            out[kind + "_bytes"] += int(sz.group(1), 0)
+        if kind == "map":
+            out["map_s"] += float(m.group(4))
+        if int(m.group(3)) < 0:
+            out["failed"] += 1
+    out["map_s"] = round(out["map_s"], 4)
+    return out
+
+
+def run_one(name, qemu, args, devices):
+    progress("%s: starting the L2 (%s)" % (name, qemu))
+    tmp = tempfile.mkdtemp(prefix="demo-%s." % name)
+    trace_setup()
+    l2 = L2(qemu, args, devices, tmp)
+    deadline = time.monotonic() + L2_TIMEOUT
+    r = {"name": name, "qemu": qemu, "marks": {}, "l2": []}
+    try:
+        while True:
+            ln = l2.line(deadline)
+            if ln is None:
+                break
+            w = ln.split()
+            if not w:
+                continue
+            if w[0] in ("L2-INIT", "L2-PROBED", "L2-DONE"):
+                r["marks"][w[0]] = round(time.monotonic() - l2.t0, 2)
+                progress("%s: %s after %.0f s" % (name, w[0], r["marks"][w[0]]))
+            if w[0].startswith("L2-") or w[0] == "TOUCH":
+                r["l2"].append(ln)
+            if w[0] == "L2-DONE":
+                break
+        r["ok"] = "L2-DONE" in r["marks"]
+        r["mmio_exits_kvm"] = kvm_stat(l2, "mmio_exits")
+        r["exits_kvm"] = kvm_stat(l2, "exits")
+        q, err = l2.cmd("x-query-vfio")
+        r["x_query_vfio"] = q if err is None else None
+        r["info_vfio"] = l2.hmp("info vfio") if err is None else None
+        r["query_pci"], _ = l2.cmd("query-pci")
+        mtree = l2.hmp("info mtree -f")
+    finally:
+        l2.stop()
+    events, overrun = trace_collect()
+    r["trace_overrun"] = overrun
+    if not r["ok"]:
+        r["console_tail"] = l2.console[-25:]
+        progress("%s: the L2 gave no result; last lines: %s" %
+                 (name, " | ".join(l2.console[-8:])))
+        return r
+    secs = flat_view(mtree)
+    bars = []
+    for bus in r["query_pci"] or []:
+        for dev in bus["devices"]:
+            n = dev.get("qdev_id")
+            if n not in DEVICES:
+                continue
+            for reg in dev["regions"]:
+                if reg["type"] != "memory" or not reg["address"] or \
+                        reg["address"] >= 0xffffffffffff:
+                    continue
+                pages = classify_bar(secs, reg["address"], reg["size"])
+                bars.append({"device": n, "bar": reg["bar"],
+                             "address": reg["address"], "size": reg["size"],
+                             "pages": pages,
+                             "direct_pages": sum(p["direct"] for p in pages),
+                             "msix_pages": sum(any("msix" in s for s in
+                                                   p["sections"]) and
+                                               not p["direct"] for p in pages),
+                             "why": trapped_why(pages)})
+    for b in bars:
+        b["mmio_exits"] = sum(1 for k, gpa in events
+                              if k in ("write", "unsatisfied-read") and
+                              b["address"] <= gpa < b["address"] + b["size"])
+    r["bars"] = sorted(bars, key=lambda b: (DEVICES.index(b["device"]), b["bar"]))
+    r["mmio_exits_traced"] = sum(1 for k, _ in events
+                                 if k in ("write", "unsatisfied-read"))
+    r["dma"] = dma_calls(l2.strace_path, None)
+    try:
+        st = open(l2.strace_path).read().splitlines()
+        r["strace_lines"] = len(st)
+        r["strace_vfio"] = [ln for ln in st if "VFIO" in ln or "0x3b" in ln][:40]
+    except OSError:
+        r["strace_lines"] = None
+    progress("%s: done, %d MMIO exits (KVM), ready after %.0f s" %
+             (name, r["mmio_exits_kvm"], r["marks"].get("L2-PROBED", -1)))
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--l2", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--loads", type=int, default=1000)
+    ap.add_argument("--firmware", choices=("qboot", "seabios"), default="qboot")
+    ap.add_argument("builds", nargs="+", help="NAME=QEMU")
+    args = ap.parse_args()
+    devices = dict(p.split("=", 1) for p in
+                   os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    missing = [n for n in DEVICES if n not in devices]
+    if missing:
+        print("demo-l1: %s not bound to vfio-pci in the L1" % " ".join(missing))
+        return 1
+    if not os.path.exists("/dev/kvm"):
+        print("demo-l1: no /dev/kvm in the L1 (kvm-amd did not load)")
+        return 1
+    progress("L1 up, devices bound: %s" % " ".join(
+        "%s=%s" % (n, devices[n]) for n in DEVICES))
+    res = {"firmware": args.firmware, "loads": args.loads,
+           "devices": {n: devices[n] for n in DEVICES}, "runs": []}
+    for spec in args.builds:
+        name, qemu = spec.split("=", 1)
+        res["runs"].append(run_one(name, qemu, args, devices))
+        with open(args.out, "w") as f:
+            json.dump(res, f, indent=1)
+    return 0 if all(r["ok"] for r in res["runs"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""report.py - the demo's report: text, JSON and a PNG chart.
+
+    report.py RAW.json OUTDIR
+
+RAW.json is what demo-l1.py recorded in the L1 (one run per build: the
+base first, then ours).  Prints the side-by-side report and writes
+OUTDIR/demo.txt (the same text), OUTDIR/demo.json (the figures of the
+report, per build) and OUTDIR/demo.png (ours against the base; needs
+python3-matplotlib, else the chart is skipped with one line).
+
+Fields that x-query-vfio gains later (MSI-X and DMA figures) are picked
+up as they come: any device-level key or MSI-X key that this script does
+not know is listed under "also reported by x-query-vfio".
+"""
+
+import json
+import os
+import sys
+
+PAGE = 4096
+KNOWN_DEV_KEYS = {"id", "qom-path", "host", "host-page-size", "regions",
+                  "bars", "msix"}
+KNOWN_MSIX_KEYS = {"entries", "table-bar", "table-offset", "pba-bar",
+                   "pba-offset", "emulated", "mappable", "relocated-from",
+                   "relocation-auto", "table-page-shared"}
+
+
+def human(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+    return str(n)
+
+
+def qv_bar(run, dev, index):
+    for d in run.get("x_query_vfio") or []:
+        if d.get("id") == dev:
+            for b in d["bars"]:
+                if b["index"] == index:
+                    return b
+    return None
+
+
+def qv_dev(run, dev):
+    for d in run.get("x_query_vfio") or []:
+        if d.get("id") == dev:
+            return d
+    return None
+
+
+def bar_state(run, b):
+    """(state, why) of one BAR: x-query-vfio's where the build has it
+    (its reasons), the flat view's otherwise."""
+    q = qv_bar(run, b["device"], b["bar"])
+    if q is not None:
+        trapped = [r for r in q["ranges"] if r["kind"] == "trapped"]
+        if not trapped:
+            return "direct", "x-query-vfio: %s" % q["subpage"] \
+                if q["subpage"] != "not-subpage" else "x-query-vfio"
+        size = sum(r["size"] for r in trapped)
+        why = sorted({r.get("reason", "?") for r in trapped})
+        return ("trapped %s of %s" % (human(size), human(q["guest-size"])),
+                "x-query-vfio: %s" % ", ".join(why))
+    n = len(b["pages"])
+    if b["direct_pages"] == n:
+        return "direct", "flat view"
+    state = "trapped" if b["direct_pages"] == 0 else \
+        "trapped %d of %d pages" % (n - b["direct_pages"], n)
+    return state, "flat view: " + ", ".join(b["why"])
+
+
+def summarize(raw):
+    out = {"firmware": raw["firmware"], "devices": raw["devices"], "builds": {}}
+    for run in raw["runs"]:
+        s = {"ok": run["ok"], "qemu": run["qemu"]}
+        if run["ok"]:
+            s["time_to_ready_s"] = run["marks"].get("L2-PROBED")
+            s["run_s"] = run["marks"].get("L2-DONE")
+            s["mmio_exits_kvm"] = run["mmio_exits_kvm"]
+            s["mmio_exits_traced"] = run["mmio_exits_traced"]
+            s["trace_overrun"] = run["trace_overrun"]
+            s["bars"] = []
+            for b in run["bars"]:
+                state, why = bar_state(run, b)
+                s["bars"].append({"device": b["device"], "bar": b["bar"],
+                                  "size": b["size"], "address": b["address"],
+                                  "state": state, "why": why,
+                                  "mmio_exits": b["mmio_exits"],
+                                  "trapped_pages": len(b["pages"]) - b["direct_pages"],
+                                  "msix_pages_trapped": b["msix_pages"]})
+            s["msix_pages_trapped"] = sum(b["msix_pages"] for b in run["bars"])
+            s["dma"] = run["dma"]
+            extra = {}
+            for d in run.get("x_query_vfio") or []:
+                for k, v in d.items():
+                    if k not in KNOWN_DEV_KEYS:
+                        # one entry per distinct value: a container's
+                        # figures repeat on each of its devices
+                        same = [e for e in extra if e.endswith("." + k) and
+                                extra[e] == v]
+                        if same:
+                            continue
+                        extra["%s.%s" % (d.get("id"), k)] = v
+                for k, v in (d.get("msix") or {}).items():
+                    if k not in KNOWN_MSIX_KEYS:
+                        extra["%s.msix.%s" % (d.get("id"), k)] = v
+            s["x_query_vfio_extra"] = extra
+            s["l2"] = run["l2"]
+        else:
+            s["console_tail"] = run.get("console_tail")
+        out["builds"][run["name"]] = s
+    return out
+
+
+def text(summary, raw):
+    names = list(summary["builds"])
+    b = [summary["builds"][n] for n in names]
+    w = 30
+    lines = []
+    lines.append("vfio-direct demo: one Linux L2 (Debian 6.12) under nested KVM in the "
+                 "x86 test-bed L1,")
+    lines.append("the same 5 devices passed through (vfio-pci in the L1), firmware %s%s" % (
+        summary["firmware"], " (Linux places the BARs)" if summary["firmware"] == "qboot" else ""))
+    lines.append("")
+    lines.append("%-28s" % "" + "".join("%-*s" % (w, n) for n in names))
+
+    def row(label, f):
+        lines.append("%-28s" % label + "".join(
+            "%-*s" % (w, f(x) if x["ok"] else "no result") for x in b))
+    row("time to ready", lambda x: "%.1f s (drivers bound)" % x["time_to_ready_s"])
+    row("whole L2 run", lambda x: "%.1f s" % x["run_s"])
+    row("MMIO exits (KVM)", lambda x: "%d" % x["mmio_exits_kvm"])
+    row("  at the 5 devices' BARs", lambda x: "%d" % sum(y["mmio_exits"] for y in x["bars"]))
+    row("MSI-X host pages trapped", lambda x: "%d" % x["msix_pages_trapped"])
+    row("MAP_DMA calls", lambda x: "%d" % x["dma"]["map"] if x["dma"] else "n/a")
+    row("  bytes mapped", lambda x: human(x["dma"]["map_bytes"]) if x["dma"] else "n/a")
+    row("  time in MAP_DMA", lambda x: "%.3f s" % x["dma"]["map_s"] if x["dma"] else "n/a")
+    row("UNMAP_DMA calls", lambda x: "%d" % x["dma"]["unmap"] if x["dma"] else "n/a")
+
+    def qdma(x, key, fmt):
+        for k, v in x.get("x_query_vfio_extra", {}).items():
+            if k.endswith(".dma") and isinstance(v, dict) and key in v:
+                return fmt(v[key])
+        return "n/a"
+    row("x-query-vfio dma: maps", lambda x: qdma(x, "map-calls", str))
+    row("  map bytes", lambda x: qdma(x, "map-bytes", human))
+    row("  time in map", lambda x: qdma(x, "map-ns", lambda v: "%.3f s" % (v / 1e9)))
+    row("  live mappings", lambda x: qdma(x, "mappings", str))
+    row("  largest mapping", lambda x: qdma(x, "largest-mapping", human))
+    lines.append("")
+    lines.append("per BAR: where the L2 placed it, direct or trapped (and why), "
+                 "MMIO exits during the run")
+    if all(x["ok"] for x in b):
+        keys = []
+        for x in b:
+            keys += [(y["device"], y["bar"], y["size"]) for y in x["bars"]
+                     if (y["device"], y["bar"], y["size"]) not in keys]
+        seen = set()
+        for dev, bar, _ in keys:
+            if (dev, bar) in seen:
+                continue
+            seen.add((dev, bar))
+            lines.append("  %s BAR%d" % (dev, bar))
+            for n, x in zip(names, b):
+                for y in x["bars"]:
+                    if (y["device"], y["bar"]) == (dev, bar):
+                        lines.append("    %-5s %8s @0x%-10x %-26s %5d exits  %s" % (
+                            n, human(y["size"]), y["address"], y["state"],
+                            y["mmio_exits"], y["why"]))
+    for n, x in zip(names, b):
+        if x["ok"] and x["x_query_vfio_extra"]:
+            lines.append("")
+            lines.append("also reported by x-query-vfio (%s):" % n)
+            for k, v in sorted(x["x_query_vfio_extra"].items()):
+                lines.append("  %s: %s" % (k, json.dumps(v)))
+    lines.append("")
+    lines.append("what the L2's drivers saw (%s):" % names[-1])
+    for ln in b[-1].get("l2", []):
+        if ln.startswith(("L2-DEV", "L2-WORK", "L2-TOUCH")):
+            lines.append("  " + ln)
+    lines.append("")
+    lines.append("Sources: MMIO exits from the L1 kernel's kvm:kvm_mmio tracepoint "
+                 "by BAR address, total from KVM's")
+    lines.append("mmio_exits (query-stats); BAR state from x-query-vfio where the "
+                 "build has it, else the flat")
+    lines.append("view (info mtree -f); DMA from strace -T of QEMU's main thread.")
+    return "\n".join(lines) + "\n"
+
+
+def chart(summary, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "python3-matplotlib is missing: no chart (scripts/install-deps.sh)"
+    names = list(summary["builds"])
+    b = [summary["builds"][n] for n in names]
+    if not all(x["ok"] for x in b):
+        return "a run gave no result: no chart"
+    devs = []
+    for x in b:
+        for y in x["bars"]:
+            if y["device"] not in devs:
+                devs.append(y["device"])
+    colors = {names[0]: "#c0504d", names[-1]: "#4f81bd"}
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
+    width = 0.8 / len(names)
+
+    def per_dev(x, key):
+        return [sum(y[key] for y in x["bars"] if y["device"] == d) for d in devs]
+    for ax, key, title in ((axes[0], "mmio_exits", "MMIO exits per device"),
+                           (axes[1], "trapped_pages", "trapped host pages per device")):
+        for i, (n, x) in enumerate(zip(names, b)):
+            vals = per_dev(x, key)
+            pos = [j + (i - (len(names) - 1) / 2) * width for j in range(len(devs))]
+            bars = ax.bar(pos, vals, width, label=n, color=colors.get(n))
+            ax.bar_label(bars, fontsize=8)
+        ax.set_xticks(range(len(devs)))
+        ax.set_xticklabels(devs)
+        ax.set_title(title)
+        ax.legend()
+    ax = axes[2]
+    metrics = [("time to ready (s)", lambda x: x["time_to_ready_s"]),
+               ("MAP_DMA calls", lambda x: x["dma"]["map"] if x["dma"] else 0),
+               ("MAP_DMA time (s)", lambda x: x["dma"]["map_s"] if x["dma"] else 0),
+               ("MSI-X pages trapped", lambda x: x["msix_pages_trapped"])]
+    for i, (n, x) in enumerate(zip(names, b)):
+        vals = [f(x) for _, f in metrics]
+        pos = [j + (i - (len(names) - 1) / 2) * width for j in range(len(metrics))]
+        bars = ax.bar(pos, vals, width, label=n, color=colors.get(n))
+        ax.bar_label(bars, fmt="%g", fontsize=8)
+    ax.set_xticks(range(len(metrics)))
+    ax.set_xticklabels([m for m, _ in metrics], rotation=15, fontsize=8)
+    ax.set_title("start-up")
+    ax.legend()
+    fig.suptitle("vfio-direct demo: %s vs %s, Linux L2 under nested KVM, firmware %s"
+                 % (names[-1], names[0], summary["firmware"]))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return None
+
+
+def main():
+    if len(sys.argv) != 3:
+        print("usage: report.py RAW.json OUTDIR", file=sys.stderr)
+        return 2
+    raw = json.load(open(sys.argv[1]))
+    outdir = sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    summary = summarize(raw)
+    t = text(summary, raw)
+    sys.stdout.write(t)
+    with open(os.path.join(outdir, "demo.txt"), "w") as f:
+        f.write(t)
+    with open(os.path.join(outdir, "demo.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    msg = chart(summary, os.path.join(outdir, "demo.png"))
+    if msg:
+        print("report.py: " + msg, file=sys.stderr)
+    return 0 if all(x["ok"] for x in summary["builds"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
