@@ -13,14 +13,15 @@ places their BARs itself through RTAS config accesses, each on its own
     +0x2000, e1000e BAR3, qemu-xhci BAR0) are sub-page there: their ranges
     cover the BAR from offset 0 without gaps, every trapped range has a
     reason, a direct range covers whole 64 KiB pages, and the MSI-X table
-    and PBA bytes are msix-emulated exactly when the machine emulates MSI-X
-    (pseries sets vfio-no-msix-emulation: guests program it through RTAS);
+    and PBA bytes trap as msix-table / msix-pba exactly when the machine
+    emulates MSI-X (pseries sets vfio-no-msix-emulation: guests program it
+    through RTAS, and the BAR is then direct, grown to its page);
   * each reason is true: a read in a device-fd, mmap or padding range is
     counted in trapped-reads, a read elsewhere is not; a register read
     returns the device's own value (read through sysfs), or all ones in the
     MSI-X table through the device fd (the kernel hides it there); a write
     to the table's first message data word stays in QEMU where it is
-    msix-emulated, is dropped through the device fd, and reaches the
+    emulated, is dropped through the device fd, and reaches the
     device through QEMU's mapping of the BAR (partial-page);
   * sdhci BAR0 (256 bytes) is direct and grown to its 64 KiB page on
     pseries-a, where the L1 kernel gave it a page of its own; on pseries-b,
@@ -55,6 +56,9 @@ import tempfile
 import time
 
 import qmp
+
+# x-query-vfio's reasons for the pages of emulated MSI-X structures
+MSIX_REASONS = ("msix-table", "msix-pba")
 
 PSERIES = ("pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,"
            "cap-ccf-assist=off")
@@ -293,7 +297,7 @@ def check_reasons_true(qemu, dev_id, nr, bar, bdf, hidden=None):
         check(counted == (1 if reason in COUNTED else 0),
               "a read at +0x%x (%s) changed trapped-reads by %d" %
               (off, reason, counted))
-        if reason in ("msix-emulated", "padding"):
+        if reason in MSIX_REASONS + ("padding",):
             continue
         got = qemu.mmio_readl(bar["address"] + off)
         if reason == "device-fd" and hidden and hidden[0] <= off < sum(hidden):
@@ -327,21 +331,21 @@ def check_msix_bar(qemu, devices, name, nr):
     for what, (off, size) in msix_bytes.items():
         for b in (off, off + size - 1):
             reason = range_at(bar, b)
-            check((reason == "msix-emulated") == emulated,
+            check((reason in MSIX_REASONS) == emulated,
                   "MSI-X %s byte +0x%x is %s, but the machine %s MSI-X" %
                   (what, b, reason, "emulates" if emulated else "does not emulate"))
     # Bytes outside the MSI-X structures are not said to be emulated.
     for r in bar["ranges"]:
-        if r.get("reason") != "msix-emulated":
+        if r.get("reason") not in MSIX_REASONS:
             continue
         check(any(r["offset"] < off + size and off < r["offset"] + r["size"]
                   for off, size in msix_bytes.values()),
-              "0x%x+0x%x is msix-emulated but holds no MSI-X structure" %
-              (r["offset"], r["size"]))
+              "0x%x+0x%x is %s but holds no MSI-X structure" %
+              (r["offset"], r["size"], r["reason"]))
     bdf = devices[name]
     check_reasons_true(qemu, name, nr, bar, bdf, msix_bytes.get("table"))
     # A guest's write to the table's first message data word stays in QEMU
-    # where the table is msix-emulated, is dropped by the kernel through
+    # where the table is emulated, is dropped by the kernel through
     # the device fd (it hides the table), and reaches the device through
     # QEMU's mapping of it.
     if "table" in msix_bytes:
@@ -352,10 +356,10 @@ def check_msix_bar(qemu, devices, name, nr):
         qemu.mmio_writel(bar["address"] + data, val)
         got = qemu.mmio_readl(bar["address"] + data)
         host = sysfs_readl(bdf, nr, data)
-        if reason == "msix-emulated":
+        if reason in MSIX_REASONS:
             check(got == val, "the emulated MSI-X table lost the guest's write")
             check(host == host_before,
-                  "a write to the msix-emulated table reached the device")
+                  "a write to the emulated MSI-X table reached the device")
         elif reason == "device-fd":
             check(got == 0xffffffff and host == host_before,
                   "the table through the device fd reads 0x%x, the device "
