@@ -156,7 +156,8 @@ static void decode_on(Guest *g)
  * Start a guest with test-bed device @d assigned as "d" with the vfio-pci
  * options @opts, its MSI-X BAR placed; false (skipped) when not bound.
  */
-static bool guest_start(Guest *g, const MsixDevice *d, const char *opts)
+static bool guest_start_args(Guest *g, const MsixDevice *d, const char *opts,
+                             const char *args)
 {
     const char *names[] = { d->name, NULL };
     QDict *msix;
@@ -165,8 +166,8 @@ static bool guest_start(Guest *g, const MsixDevice *d, const char *opts)
         return false;
     }
     g->d = d;
-    g->qts = qtest_initf("%s -nodefaults -device vfio-pci,host=%s,id=d,"
-                         "addr=04.0%s%s", arch->machine,
+    g->qts = qtest_initf("%s -nodefaults %s -device vfio-pci,host=%s,id=d,"
+                         "addr=04.0%s%s", arch->machine, args,
                          vfio_qtest_host(d->name), *opts ? "," : "", opts);
     arch->bus_new(g);
     g->dev = qpci_device_find(g->bus, QPCI_DEVFN(4, 0));
@@ -179,6 +180,11 @@ static bool guest_start(Guest *g, const MsixDevice *d, const char *opts)
     g->entries = qdict_get_int(msix, "entries");
     qobject_unref(msix);
     return true;
+}
+
+static bool guest_start(Guest *g, const MsixDevice *d, const char *opts)
+{
+    return guest_start_args(g, d, opts, "");
 }
 
 static void guest_stop(Guest *g)
@@ -606,6 +612,85 @@ static void test_interrupts(void)
     guest_stop(&g);
 }
 
+/* An RTAS call of the pseries machine; returns its status (rets[0]). */
+static uint32_t rtas_call(Guest *g, const char *name, int nargs,
+                          const uint32_t *args, int nret, uint32_t *rets)
+{
+    uint64_t a = guest_alloc(&g->alloc, nargs * 4);
+    uint64_t r = guest_alloc(&g->alloc, nret * 4);
+
+    for (int i = 0; i < nargs; i++) {
+        qtest_writel(g->qts, a + i * 4, args[i]);
+    }
+    g_assert_cmpuint(qtest_rtas_call(g->qts, name, nargs, a, nret, r), ==, 0);
+    for (int i = 0; i < nret; i++) {
+        rets[i] = qtest_readl(g->qts, r + i * 4);
+    }
+    guest_free(&g->alloc, r);
+    guest_free(&g->alloc, a);
+    return rets[0];
+}
+
+/* Does the log at @path hold @needle (within 10 s)? */
+static bool log_gets(const char *path, const char *needle)
+{
+    for (int i = 0; i < 1000; i++) {
+        g_autofree char *log = NULL;
+
+        if (g_file_get_contents(path, &log, NULL, NULL) &&
+            strstr(log, needle)) {
+            return true;
+        }
+        g_usleep(10 * 1000);
+    }
+    return false;
+}
+
+/*
+ * Interrupts without table emulation (pseries, e1000e): the machine
+ * programs vector 0 through RTAS ibm,change-msi, the vector reaches the
+ * kernel, and a device interrupt arrives as the MSI write RTAS set up
+ * (the machine's own trace of its MSI window names the interrupt).
+ */
+static void test_interrupts_firmware(void)
+{
+    const MsixDevice *d = &devices[0];
+    g_autofree char *log = g_strdup_printf("/tmp/vfio-msix-test-%d.log",
+                                           getpid());
+    g_autofree char *trace = g_strdup_printf("-trace spapr_pci_msi_write "
+                                             "-D %s", log);
+    g_autofree char *expected = NULL;
+    uint64_t buid = 0x800000020000000ULL;   /* the default PHB's */
+    uint32_t config_addr = QPCI_DEVFN(4, 0) << 8;
+    uint32_t args[6] = { config_addr, buid >> 32, buid, 4 /* MSI-X */, 1, 0 };
+    uint32_t rets[4];
+    uint8_t cap;
+    Guest g;
+
+    if (!guest_start_args(&g, d, "", trace)) {
+        return;
+    }
+    bar_place(&g, 0, false);
+    decode_on(&g);
+    g_assert_cmpuint(rtas_call(&g, "ibm,change-msi", 6, args, 4, rets), ==, 0);
+    g_assert_cmpuint(rets[1], ==, 1);
+    args[3] = 0;                            /* the first source */
+    g_assert_cmpuint(rtas_call(&g, "ibm,query-interrupt-source-number", 4,
+                               args, 3, rets), ==, 0);
+
+    cap = qpci_find_capability(g.dev, PCI_CAP_ID_MSIX, 0);
+    qpci_config_writew(g.dev, cap + PCI_MSIX_FLAGS,
+                       qpci_config_readw(g.dev, cap + PCI_MSIX_FLAGS) |
+                       PCI_MSIX_FLAGS_ENABLE);
+    g_assert_true(kernel_has_vector(vfio_qtest_host(d->name), 0));
+
+    e1000e_raise(&g);
+    expected = g_strdup_printf("<=0x%x IRQ %u", rets[1], rets[1]);
+    g_assert_true(log_gets(log, expected));
+    guest_stop(&g);
+    unlink(log);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -640,8 +725,7 @@ int main(int argc, char **argv)
         }
     }
     qtest_add_func("/vfio/msix/refused", test_refused);
-    if (arch->emulated) {
-        qtest_add_func("/vfio/msix/e1000e/interrupts", test_interrupts);
-    }
+    qtest_add_func("/vfio/msix/e1000e/interrupts",
+                   arch->emulated ? test_interrupts : test_interrupts_firmware);
     return g_test_run();
 }
