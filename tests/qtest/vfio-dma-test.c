@@ -17,6 +17,10 @@
  * dma-avail: with vfio_iommu_type1's dma_entry_limit below what the
  *   layout needs (DIMMs), the device is refused at realize with one
  *   line and no MAP_DMA was made.
+ * virtio-mem: blocks plugged and unplugged through the device's queue
+ *   while sdhci-pci is assigned are mapped and unmapped block by block,
+ *   and nothing of the unplugged part is ever mapped; with
+ *   dma_entry_limit exhausted a plug is refused before any MAP_DMA.
  * rollback: under a locked-memory limit (CAP_IPC_LOCK dropped), a hot
  *   plugged device's MAP_DMA of RAM fails part way; device_add fails
  *   with one line and every mapping of that plan is unmapped again.
@@ -31,11 +35,18 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/bswap.h"
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/virtio.h"
+#include "libqos/virtio-pci.h"
+#include "standard-headers/linux/virtio_config.h"
+#include "standard-headers/linux/virtio_mem.h"
 #include "vfio-qtest-util.h"
 
 #define TRACEFS     "/sys/kernel/tracing"
@@ -481,6 +492,155 @@ static void test_rollback(void)
     unlink(log);
 }
 
+/* A driver for virtio-mem on the qtest side */
+typedef struct VirtioMem {
+    QTestState *qts;
+    QPCIBus *bus;
+    QVirtioPCIDevice *pci;
+    QVirtQueue *vq;
+    QGuestAllocator alloc;
+    uint64_t addr, block;
+} VirtioMem;
+
+static void vmem_start(VirtioMem *m, QTestState *qts, int slot)
+{
+    QPCIAddress addr = { .devfn = QPCI_DEVFN(slot, 0) };
+    uint64_t features;
+
+    m->qts = qts;
+    m->bus = qpci_new_pc(qts, NULL);
+    pc_alloc_init(&m->alloc, qts, 0);
+    m->pci = virtio_pci_new(m->bus, &addr);
+    g_assert_nonnull(m->pci);
+    qvirtio_pci_device_enable(m->pci);
+    qvirtio_start_device(&m->pci->vdev);
+    features = qvirtio_get_features(&m->pci->vdev) &
+               ((1ULL << VIRTIO_F_VERSION_1) |
+                (1ULL << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE));
+    qvirtio_set_features(&m->pci->vdev, features);
+    m->vq = qvirtqueue_setup(&m->pci->vdev, &m->alloc, 0);
+    qvirtio_set_driver_ok(&m->pci->vdev);
+    m->block = qvirtio_config_readq(&m->pci->vdev, 0);
+    m->addr = qvirtio_config_readq(&m->pci->vdev, 16);
+    g_test_message("virtio-mem at 0x%" PRIx64 ", blocks of 0x%" PRIx64,
+                   m->addr, m->block);
+}
+
+/* Send request @type for @nb blocks from block @first; the response */
+static uint16_t vmem_request(VirtioMem *m, uint16_t type, uint64_t first,
+                             uint16_t nb)
+{
+    struct virtio_mem_req req = {
+        .type = cpu_to_le16(type),
+        .u.plug.addr = cpu_to_le64(m->addr + first * m->block),
+        .u.plug.nb_blocks = cpu_to_le16(nb),
+    };
+    uint64_t req_addr = guest_alloc(&m->alloc, sizeof(req));
+    uint64_t resp_addr = guest_alloc(&m->alloc, 16);
+    uint32_t head;
+    uint16_t resp;
+
+    qtest_memwrite(m->qts, req_addr, &req, sizeof(req));
+    qtest_memset(m->qts, resp_addr, 0xff, 16);
+    head = qvirtqueue_add(m->qts, m->vq, req_addr, sizeof(req), false, true);
+    qvirtqueue_add(m->qts, m->vq, resp_addr, 16, true, false);
+    qvirtqueue_kick(m->qts, &m->pci->vdev, m->vq, head);
+    qvirtio_wait_used_elem(m->qts, &m->pci->vdev, m->vq, head, NULL,
+                           10 * 1000 * 1000);
+    resp = qtest_readw(m->qts, resp_addr);
+    guest_free(&m->alloc, req_addr);
+    guest_free(&m->alloc, resp_addr);
+    return resp;
+}
+
+static void vmem_stop(VirtioMem *m)
+{
+    qvirtqueue_cleanup(m->pci->vdev.bus, m->vq, &m->alloc);
+    qvirtio_pci_device_disable(m->pci);
+    g_free(m->pci);
+    qpci_free_pc(m->bus);
+    alloc_destroy(&m->alloc);
+}
+
+#define VMEM_ARGS "-M q35 -m 128M,maxmem=1G -nodefaults " \
+    "-object memory-backend-ram,id=vm0,size=64M " \
+    "-device virtio-mem-pci,id=vmem,memdev=vm0,block-size=2M," \
+    "requested-size=64M,addr=05.0 -device vfio-pci,host=%s,id=dev0"
+
+static void test_virtio_mem(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    g_autofree char *limit_was = NULL;
+    VirtioMem m;
+    QTestState *qts;
+    QDict *dma;
+    Ioctls io;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    qts = qtest_initf(VMEM_ARGS, vfio_qtest_host("sdhci"));
+    vmem_start(&m, qts, 5);
+
+    /* plug 4 blocks: 4 mappings of one block, nothing else */
+    g_assert(set_file(TRACEFS "/trace", ""));
+    g_assert_cmpuint(vmem_request(&m, VIRTIO_MEM_REQ_PLUG, 0, 4), ==,
+                     VIRTIO_MEM_RESP_ACK);
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpuint(io.maps, ==, 4);
+    g_assert_cmpuint(io.map_failures, ==, 0);
+    g_assert_cmphex(io.map_bytes, ==, 4 * m.block);
+    g_assert_cmphex(io.largest, ==, m.block);
+    g_assert_cmpuint(io.unmaps, ==, 0);
+
+    /* unplug the middle two: exactly those bytes go */
+    g_assert(set_file(TRACEFS "/trace", ""));
+    g_assert_cmpuint(vmem_request(&m, VIRTIO_MEM_REQ_UNPLUG, 1, 2), ==,
+                     VIRTIO_MEM_RESP_ACK);
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpuint(io.maps, ==, 0);
+    g_assert_cmphex(io.unmap_bytes, ==, 2 * m.block);
+
+    /* plug them again, and 2 more further on */
+    g_assert(set_file(TRACEFS "/trace", ""));
+    g_assert_cmpuint(vmem_request(&m, VIRTIO_MEM_REQ_PLUG, 1, 2), ==,
+                     VIRTIO_MEM_RESP_ACK);
+    g_assert_cmpuint(vmem_request(&m, VIRTIO_MEM_REQ_PLUG, 10, 2), ==,
+                     VIRTIO_MEM_RESP_ACK);
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmphex(io.map_bytes, ==, 4 * m.block);
+    dma = query_dma(qts, "dev0");
+    g_assert_cmpuint(qdict_get_int(dma, "refused"), ==, 0);
+    qobject_unref(dma);
+    vmem_stop(&m);
+    qtest_quit(qts);
+
+    /* DMA_AVAIL: a new container allowed only its RAM and 2 more */
+    limit_was = read_file(DMA_LIMIT);
+    g_assert_nonnull(limit_was);
+    g_assert(set_file(DMA_LIMIT, "8"));
+    qts = qtest_initf(VMEM_ARGS, vfio_qtest_host("sdhci"));
+    g_assert(set_file(DMA_LIMIT, limit_was));
+    vmem_start(&m, qts, 5);
+    dma = query_dma(qts, "dev0");
+    g_test_message("mappings %" PRId64 ", DMA_AVAIL %" PRId64,
+                   qdict_get_int(dma, "mappings"),
+                   qdict_get_int(dma, "dma-avail"));
+    g_assert_cmpint(qdict_get_int(dma, "dma-avail"), <, 4);
+    qobject_unref(dma);
+    g_assert(set_file(TRACEFS "/trace", ""));
+    g_assert_cmpuint(vmem_request(&m, VIRTIO_MEM_REQ_PLUG, 0, 4), !=,
+                     VIRTIO_MEM_RESP_ACK);
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpuint(io.maps, ==, 0);
+    dma = query_dma(qts, "dev0");
+    g_assert_cmpuint(qdict_get_int(dma, "refused"), ==, 1);
+    qobject_unref(dma);
+    vmem_stop(&m);
+    qtest_quit(qts);
+    probes_off();
+}
+
 static void add_pin_case(const char *backing, uint64_t size, bool upstream)
 {
     PinCase *c = g_new0(PinCase, 1);
@@ -512,5 +672,6 @@ int main(int argc, char **argv)
     add_pin_case("anon", 512 * MiB, true);
     qtest_add_func("/vfio/dma/dma-avail", test_dma_avail);
     qtest_add_func("/vfio/dma/rollback", test_rollback);
+    qtest_add_func("/vfio/dma/virtio-mem", test_virtio_mem);
     return g_test_run();
 }

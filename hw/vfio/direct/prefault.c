@@ -6,10 +6,13 @@
  * untouched, 1.9 ms populated).  Before mapping a large range that is
  * not populated yet, we populate exactly that range (rounded to the
  * backing's page size) with upstream's qemu_prealloc_mem(): several
- * threads, MADV_POPULATE_WRITE where the kernel has it.  Anonymous,
- * THP and hugetlbfs backings all go through it (the page size comes
- * from the backing's fd).  Only ranges being mapped are touched, so
- * the unplugged parts of a virtio-mem device never are.
+ * threads, MADV_POPULATE_WRITE where the kernel has it, for anonymous
+ * and THP backings and any other of the host's page size.  hugetlbfs
+ * backings are left to MAP_DMA: it faults them a huge page at a time
+ * already, and prefaulting them measured slower (2 GiB in the test
+ * bed: 17.7 s prefault against 14.0 s in MAP_DMA alone).  Only ranges
+ * being mapped are touched, so the unplugged parts of a virtio-mem
+ * device never are.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -57,6 +60,10 @@ void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,
         return;
     }
     pagesize = qemu_ram_pagesize(rb);
+    if (pagesize > qemu_real_host_page_size()) {
+        trace_vfio_direct_prefault_skip(m->iova, m->size);
+        return;
+    }
     base = (uintptr_t)qemu_ram_get_host_addr(rb);
     start = QEMU_ALIGN_DOWN(m->hva, pagesize);
     end = MIN(ROUND_UP(m->hva + m->size, pagesize),
