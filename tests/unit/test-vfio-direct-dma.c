@@ -394,6 +394,10 @@ static void test_dma_avail(void)
     g_assert_cmpuint(t.map_calls, ==, 0);
     /* 7 fit exactly */
     g_assert(step(&t, many, 7, NULL));
+    /* then DMA_AVAIL is 0: one more is refused, none is no change */
+    g_assert_false(step(&t, many, 8, NULL));
+    g_assert(step(&t, many, 7, NULL));
+    g_assert_cmpuint(t.map_calls, ==, 7);
     type1_free(&t);
 }
 

@@ -186,8 +186,8 @@ bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
     }
 
     plan->in_use = n_mapped - plan->unmap->len + plan->map->len;
-    plan->fits = !cfg->dma_avail ||
-                 plan->map->len <= (uint64_t)cfg->dma_avail + plan->unmap->len;
+    plan->fits = cfg->dma_avail < 0 ||
+                 plan->map->len <= cfg->dma_avail + plan->unmap->len;
     return plan->fits;
 }
 

@@ -31,8 +31,8 @@ typedef struct VFIODmaPlanConfig {
      */
     uint64_t low_start;
     uint64_t low_end;
-    /* Mappings the kernel still allows (DMA_AVAIL now), 0: unknown */
-    uint32_t dma_avail;
+    /* Mappings the kernel still allows (DMA_AVAIL now), -1: unknown */
+    int64_t dma_avail;
 } VFIODmaPlanConfig;
 
 #define VFIO_DMA_PLAN_LOW_START 0xa0000ULL

@@ -259,8 +259,8 @@ bool vfio_direct_dma_region_del(VFIOContainerBase *bcontainer,
     return true;
 }
 
-/* What the kernel still allows (DMA_AVAIL now), 0 when it does not say */
-static uint32_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
+/* What the kernel still allows (DMA_AVAIL now), -1 when it does not say */
+static int64_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
 {
     VFIOContainer *container = (VFIOContainer *)
         object_dynamic_cast(OBJECT(bcontainer), TYPE_VFIO_IOMMU_LEGACY);
@@ -268,14 +268,14 @@ static uint32_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
     uint32_t argsz = sizeof(*info), avail = 0;
 
     if (!container) {
-        return 0;
+        return -1;
     }
     for (;;) {
         info = g_realloc(info, argsz);
         memset(info, 0, argsz);
         info->argsz = argsz;
         if (ioctl(container->fd, VFIO_IOMMU_GET_INFO, info)) {
-            return 0;
+            return -1;
         }
         if (info->argsz <= argsz) {
             break;
@@ -283,7 +283,7 @@ static uint32_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
         argsz = info->argsz;
     }
     if (!vfio_get_info_dma_avail(info, &avail)) {
-        return 0;
+        return -1;
     }
     return avail;
 }
@@ -336,7 +336,7 @@ void vfio_direct_dma_commit(MemoryListener *listener)
         d->stats.refused++;
         trace_vfio_direct_dma_refused(plan.map->len, cfg.dma_avail);
         error_setg(&err, "vfio: guest RAM needs %u more IOMMU mappings but "
-                   "the host allows %u (DMA_AVAIL): use fewer, larger "
+                   "the host allows %" PRId64 " (DMA_AVAIL): use fewer, larger "
                    "memory devices, or raise vfio_iommu_type1's "
                    "dma_entry_limit", plan.map->len - plan.unmap->len,
                    cfg.dma_avail);
@@ -391,15 +391,16 @@ void vfio_direct_dma_commit(MemoryListener *listener)
 bool vfio_direct_dma_room(VFIOContainerBase *bcontainer, uint64_t nr,
                           uint64_t granularity, Error **errp)
 {
-    uint32_t avail = vfio_direct_dma_avail(bcontainer);
+    int64_t avail = vfio_direct_dma_avail(bcontainer);
 
     trace_vfio_direct_dma_room(nr, granularity, avail);
-    if (avail && nr > avail) {
+    if (avail >= 0 && nr > avail) {
         vfio_direct_dma_get(bcontainer)->stats.refused++;
         error_setg(errp, "vfio: plugging %" PRIu64 " blocks of 0x%" PRIx64
                    " bytes needs %" PRIu64 " IOMMU mappings but the host "
-                   "allows %u more (DMA_AVAIL): use a larger virtio-mem "
-                   "block-size, or raise vfio_iommu_type1's dma_entry_limit",
+                   "allows %" PRId64 " more (DMA_AVAIL): use a larger "
+                   "virtio-mem block-size, or raise vfio_iommu_type1's "
+                   "dma_entry_limit",
                    nr, granularity, nr, avail);
         return false;
     }
@@ -430,7 +431,7 @@ VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev)
     VFIOContainerBase *bcontainer = vdev->vbasedev.bcontainer;
     VFIODirectDma *d = bcontainer ? bcontainer->direct_dma : NULL;
     VfioDmaInfo *info;
-    uint32_t avail;
+    int64_t avail;
 
     if (!d) {
         return NULL;
@@ -439,7 +440,7 @@ VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev)
     info->mappings = d->mapped->len;
     info->dma_limit = bcontainer->dma_max_mappings;
     avail = vfio_direct_dma_avail(bcontainer);
-    if (avail) {
+    if (avail >= 0) {
         info->has_dma_avail = true;
         info->dma_avail = avail;
     }
