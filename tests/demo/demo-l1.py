@@ -21,8 +21,9 @@ introspection wherever it can:
     trapped pages are named by the sections in them (msix-table, ...);
     on builds that have it, x-query-vfio's ranges and reasons too, and
     "info vfio" verbatim;
-  - VFIO_IOMMU_MAP_DMA/UNMAP_DMA of QEMU's main thread (strace -T): calls,
-    bytes, time in the ioctl;
+  - VFIO_IOMMU_MAP_DMA/UNMAP_DMA of QEMU's threads (strace -f -T): calls
+    and time in the ioctl; pinned bytes at ready from QEMU's VmLck (what
+    type1 accounted);
   - time to ready: QEMU start to the L2's "L2-PROBED" (every driver bound).
 
 Writes everything as JSON to FILE; progress lines ("demo: ...") go to
@@ -122,9 +123,9 @@ class L2:
         for i, n in enumerate(DEVICES):
             cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0"
                     % (devices[n], n, 3 + i)]
-        # strace without -f follows QEMU's main thread only: the memory
-        # listener's DMA mappings, not the vCPU's KVM_RUN.
-        cmd = ["strace", "-qq", "-T", "-e", "trace=ioctl", "-e",
+        # every thread: DMA mappings may come from any (the vCPU's
+        # KVM_RUN returns are traced too, a few thousand per run)
+        cmd = ["strace", "-f", "-qq", "-T", "-e", "trace=ioctl", "-e",
                "signal=none", "-o", self.strace_path] + cmd
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -244,33 +245,61 @@ def trapped_why(pages):
     return sorted(why)
 
 
-STRACE_RE = re.compile(r"ioctl\(\d+, (VFIO_IOMMU_(?:UN)?MAP_DMA)(.*)\) = (-?\d+).*<([0-9.]+)>")
+IOCTL_RE = re.compile(r"^(?:\d+ +)?ioctl\((\d+), ([A-Za-z0-9_ ]+?)(?:, .*)?\) += (-?\d+).*<([0-9.]+)>")
 
 
-def dma_calls(path, until):
-    """MAP/UNMAP_DMA of QEMU's main thread from strace -T: counts, bytes,
-    seconds in the ioctl, and the same up to the time-to-ready mark."""
-    out = {"map": 0, "map_bytes": 0, "map_s": 0.0, "unmap": 0,
-           "unmap_bytes": 0, "failed": 0}
+def dma_calls(path):
+    """MAP/UNMAP_DMA of QEMU's threads from strace -f -T: calls and
+    seconds in the ioctl.  strace cannot tell VFIO_IOMMU_MAP_DMA from
+    VFIO_DEVICE_PCI_HOT_RESET (one number), nor decode the argument, so
+    only the container's file descriptor (the one VFIO_SET_IOMMU went to)
+    counts, and bytes come from elsewhere (VmLck, x-query-vfio)."""
+    out = {"map": 0, "map_s": 0.0, "unmap": 0, "unmap_s": 0.0, "failed": 0}
     try:
         lines = open(path).read().splitlines()
     except OSError:
         return None
+    containers = set()
     for ln in lines:
-        m = STRACE_RE.search(ln)
+        m = IOCTL_RE.search(ln)
         if not m:
             continue
-        kind = "map" if m.group(1) == "VFIO_IOMMU_MAP_DMA" else "unmap"
-        sz = re.search(r"size=(0x[0-9a-f]+|\d+)", m.group(2))
-        out[kind] += 1
-        if sz:
-            out[kind + "_bytes"] += int(sz.group(1), 0)
-        if kind == "map":
-            out["map_s"] += float(m.group(4))
-        if int(m.group(3)) < 0:
-            out["failed"] += 1
+        fd, names = m.group(1), m.group(2).split(" or ")
+        if "VFIO_SET_IOMMU" in names:
+            containers.add(fd)
+        if fd not in containers:
+            continue
+        for kind, name in (("map", "VFIO_IOMMU_MAP_DMA"),
+                           ("unmap", "VFIO_IOMMU_UNMAP_DMA")):
+            if name in names:
+                out[kind] += 1
+                out[kind + "_s"] += float(m.group(4))
+                if int(m.group(3)) < 0:
+                    out["failed"] += 1
     out["map_s"] = round(out["map_s"], 4)
+    out["unmap_s"] = round(out["unmap_s"], 4)
     return out
+
+
+def qemu_pid(strace_pid):
+    """QEMU's pid: the child of strace."""
+    try:
+        kids = open("/proc/%d/task/%d/children" % (strace_pid, strace_pid)).read().split()
+        return int(kids[0]) if kids else None
+    except OSError:
+        return None
+
+
+def vmlck(pid):
+    """Bytes of locked (pinned) memory of @pid: type1 accounts what it
+    pins for DMA there."""
+    try:
+        for ln in open("/proc/%d/status" % pid):
+            if ln.startswith("VmLck:"):
+                return int(ln.split()[1]) * 1024
+    except (OSError, TypeError):
+        pass
+    return None
 
 
 def run_one(name, qemu, args, devices):
@@ -290,6 +319,8 @@ def run_one(name, qemu, args, devices):
                 continue
             if w[0] in ("L2-INIT", "L2-PROBED", "L2-DONE"):
                 r["marks"][w[0]] = round(time.monotonic() - l2.t0, 2)
+                if w[0] == "L2-PROBED":
+                    r["pinned_at_ready"] = vmlck(qemu_pid(l2.proc.pid))
                 progress("%s: %s after %.0f s" % (name, w[0], r["marks"][w[0]]))
             if w[0].startswith("L2-") or w[0] == "TOUCH":
                 r["l2"].append(ln)
@@ -339,7 +370,7 @@ def run_one(name, qemu, args, devices):
     r["bars"] = sorted(bars, key=lambda b: (DEVICES.index(b["device"]), b["bar"]))
     r["mmio_exits_traced"] = sum(1 for k, _ in events
                                  if k in ("write", "unsatisfied-read"))
-    r["dma"] = dma_calls(l2.strace_path, None)
+    r["dma"] = dma_calls(l2.strace_path)
     try:
         st = open(l2.strace_path).read().splitlines()
         r["strace_lines"] = len(st)

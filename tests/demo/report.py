@@ -92,6 +92,7 @@ def summarize(raw):
                                   "msix_pages_trapped": b["msix_pages"]})
             s["msix_pages_trapped"] = sum(b["msix_pages"] for b in run["bars"])
             s["dma"] = run["dma"]
+            s["pinned_at_ready"] = run.get("pinned_at_ready")
             extra = {}
             for d in run.get("x_query_vfio") or []:
                 for k, v in d.items():
@@ -134,10 +135,11 @@ def text(summary, raw):
     row("MMIO exits (KVM)", lambda x: "%d" % x["mmio_exits_kvm"])
     row("  at the 5 devices' BARs", lambda x: "%d" % sum(y["mmio_exits"] for y in x["bars"]))
     row("MSI-X host pages trapped", lambda x: "%d" % x["msix_pages_trapped"])
-    row("MAP_DMA calls", lambda x: "%d" % x["dma"]["map"] if x["dma"] else "n/a")
-    row("  bytes mapped", lambda x: human(x["dma"]["map_bytes"]) if x["dma"] else "n/a")
+    row("MAP_DMA calls (strace)", lambda x: "%d" % x["dma"]["map"] if x["dma"] else "n/a")
     row("  time in MAP_DMA", lambda x: "%.3f s" % x["dma"]["map_s"] if x["dma"] else "n/a")
-    row("UNMAP_DMA calls", lambda x: "%d" % x["dma"]["unmap"] if x["dma"] else "n/a")
+    row("UNMAP_DMA calls (strace)", lambda x: "%d" % x["dma"]["unmap"] if x["dma"] else "n/a")
+    row("pinned at ready (VmLck)", lambda x: human(x["pinned_at_ready"])
+        if x.get("pinned_at_ready") is not None else "n/a")
 
     def qdma(x, key, fmt):
         for k, v in x.get("x_query_vfio_extra", {}).items():
@@ -185,7 +187,8 @@ def text(summary, raw):
                  "by BAR address, total from KVM's")
     lines.append("mmio_exits (query-stats); BAR state from x-query-vfio where the "
                  "build has it, else the flat")
-    lines.append("view (info mtree -f); DMA from strace -T of QEMU's main thread.")
+    lines.append("view (info mtree -f); DMA calls from strace -f -T of QEMU, "
+                 "pinned bytes from its VmLck.")
     return "\n".join(lines) + "\n"
 
 
@@ -206,36 +209,33 @@ def chart(summary, path):
             if y["device"] not in devs:
                 devs.append(y["device"])
     colors = {names[0]: "#c0504d", names[-1]: "#4f81bd"}
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.6))
     width = 0.8 / len(names)
+
+    def grouped(ax, labels, series, title, fmt="%g"):
+        for i, (n, vals) in enumerate(series):
+            pos = [j + (i - (len(names) - 1) / 2) * width for j in range(len(labels))]
+            bars = ax.bar(pos, vals, width, label=n, color=colors.get(n))
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_title(title)
+        ax.margins(y=0.15)
+        ax.legend(loc="upper right", fontsize=8)
 
     def per_dev(x, key):
         return [sum(y[key] for y in x["bars"] if y["device"] == d) for d in devs]
-    for ax, key, title in ((axes[0], "mmio_exits", "MMIO exits per device"),
-                           (axes[1], "trapped_pages", "trapped host pages per device")):
-        for i, (n, x) in enumerate(zip(names, b)):
-            vals = per_dev(x, key)
-            pos = [j + (i - (len(names) - 1) / 2) * width for j in range(len(devs))]
-            bars = ax.bar(pos, vals, width, label=n, color=colors.get(n))
-            ax.bar_label(bars, fontsize=8)
-        ax.set_xticks(range(len(devs)))
-        ax.set_xticklabels(devs)
-        ax.set_title(title)
-        ax.legend()
-    ax = axes[2]
-    metrics = [("time to ready (s)", lambda x: x["time_to_ready_s"]),
-               ("MAP_DMA calls", lambda x: x["dma"]["map"] if x["dma"] else 0),
-               ("MAP_DMA time (s)", lambda x: x["dma"]["map_s"] if x["dma"] else 0),
-               ("MSI-X pages trapped", lambda x: x["msix_pages_trapped"])]
-    for i, (n, x) in enumerate(zip(names, b)):
-        vals = [f(x) for _, f in metrics]
-        pos = [j + (i - (len(names) - 1) / 2) * width for j in range(len(metrics))]
-        bars = ax.bar(pos, vals, width, label=n, color=colors.get(n))
-        ax.bar_label(bars, fmt="%g", fontsize=8)
-    ax.set_xticks(range(len(metrics)))
-    ax.set_xticklabels([m for m, _ in metrics], rotation=15, fontsize=8)
-    ax.set_title("start-up")
-    ax.legend()
+    grouped(axes[0], devs, [(n, per_dev(x, "mmio_exits")) for n, x in zip(names, b)],
+            "MMIO exits per device (whole run)")
+    grouped(axes[1], devs, [(n, per_dev(x, "trapped_pages")) for n, x in zip(names, b)],
+            "trapped host pages in its BARs")
+    grouped(axes[2], ["time to ready", "in MAP_DMA"],
+            [(n, [x["time_to_ready_s"], x["dma"]["map_s"] if x["dma"] else 0])
+             for n, x in zip(names, b)], "seconds", fmt="%.1f")
+    grouped(axes[3], ["MAP_DMA", "UNMAP_DMA", "MSI-X pages\ntrapped"],
+            [(n, [x["dma"]["map"] if x["dma"] else 0,
+                  x["dma"]["unmap"] if x["dma"] else 0,
+                  x["msix_pages_trapped"]]) for n, x in zip(names, b)], "counts")
     fig.suptitle("vfio-direct demo: %s vs %s, Linux L2 under nested KVM, firmware %s"
                  % (names[-1], names[0], summary["firmware"]))
     fig.tight_layout()

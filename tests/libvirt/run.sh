@@ -13,16 +13,20 @@
 #
 #   --build DIR    our build (default: build), inside this repository
 #   --timeout SEC  limit for the L1 run (default 600)
+#   --guide FILE   take the XML examples from FILE instead of
+#                  docs/vfio-direct.rst (inside this repository; to check
+#                  that the test fails on a broken example)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 PROG=run.sh
 die() { echo "check-libvirt: $*" >&2; exit 1; }
 
-build=build timeout_s=600
+build=build timeout_s=600 guide=$repo/docs/vfio-direct.rst
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=${2?}; shift ;;
     --timeout) timeout_s=${2?}; shift ;;
+    --guide) guide=$(cd "$(dirname "${2?}")" && pwd)/$(basename "$2"); shift ;;
     -h|--help) sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -43,6 +47,6 @@ t0=$(date +%s)
 rc=0
 "$repo/tests/testbed/run-in-l1.sh" --timeout "$timeout_s" --share "libvirtcaps=$caps:rw" x86 -- \
     /bin/bash "$repo/tests/libvirt/in-l1.sh" "$build/qemu-system-x86_64" \
-    "$build/libvirt" "$repo/docs/vfio-direct.rst" "$caps" || rc=$?
+    "$build/libvirt" "$guide" "$caps" || rc=$?
 echo "# check-libvirt: $(($(date +%s) - t0)) s wall (L1 boot included), rc=$rc" >&2
 exit "$rc"
