@@ -20,13 +20,8 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
-#include "libqos/pci-pc.h"
-#include "libqos/pci-spapr.h"
-#include "libqos/malloc-spapr.h"
 #include "hw/pci/pci_regs.h"
-#include "qemu/bswap.h"
 #include "qobject/qdict.h"
-#include "ppc-util.h"
 #include "vfio-qtest-util.h"
 
 /* A test-bed device with MSI-X, as the L1's emulation lays it out */
@@ -45,97 +40,40 @@ static const MsixDevice devices[] = {
     { "xhci", 0, true, 0x3000, 0x3800, 0x2000, 2 },
 };
 
-typedef struct Guest Guest;
-
-typedef struct Arch {
-    const char *arch;           /* as qtest_get_arch() names it */
-    const char *machine;
-    uint64_t bar_base;          /* a free bus address in the memory window */
-    uint64_t mem_cpu_offset;    /* CPU address - bus address */
-    bool emulated;              /* the table, by x-msix-emulation=auto */
-    void (*bus_new)(Guest *g);
-    void (*bus_free)(Guest *g);
-} Arch;
-
-struct Guest {
+typedef struct Guest {
     QTestState *qts;
     QPCIBus *bus;
     QPCIDevice *dev;
-    QGuestAllocator alloc;
+    QGuestAllocator alloc;      /* for RTAS calls on pseries */
     const MsixDevice *d;
     uint64_t entries;
-};
+} Guest;
 
-static void pc_bus_new(Guest *g)
-{
-    g->bus = qpci_new_pc(g->qts, NULL);
-}
+static const VFIOQtestMachine *arch;
 
-static void pc_bus_free(Guest *g)
-{
-    qpci_free_pc(g->bus);
-}
-
-static void spapr_bus_new(Guest *g)
-{
-    spapr_alloc_init(&g->alloc, g->qts, ALLOC_NO_FLAGS);
-    g->bus = qpci_new_spapr(g->qts, &g->alloc);
-}
-
-static void spapr_bus_free(Guest *g)
-{
-    qpci_free_spapr(g->bus);
-    alloc_destroy(&g->alloc);
-}
-
-static const Arch arches[] = {
-    {
-        .arch = "x86_64",
-        .machine = "-M q35 -m 64M",
-        .bar_base = 0xc0000000,
-        .emulated = true,
-        .bus_new = pc_bus_new,
-        .bus_free = pc_bus_free,
-    }, {
-        .arch = "ppc64",
-        .machine = "-M pseries," PSERIES_DEFAULT_CAPABILITIES " -m 256M",
-        .bar_base = 0x80000000,
-        .mem_cpu_offset = 1ULL << 45,
-        .emulated = false,
-        .bus_new = spapr_bus_new,
-        .bus_free = spapr_bus_free,
-    },
-};
-
-static const Arch *arch;
+/* Is the table emulated, by x-msix-emulation=auto?  Not where the machine
+ * programs MSI through firmware (pseries). */
+static bool emulated;
 
 static uint64_t page_size(void)
 {
     return qemu_real_host_page_size();
 }
 
-static uint64_t cpu_address(uint64_t addr)
-{
-    return addr + arch->mem_cpu_offset;
-}
-
 static uint32_t mmio_readl(Guest *g, uint64_t addr)
 {
-    uint32_t val = qtest_readl(g->qts, cpu_address(addr));
-
-    return qtest_big_endian(g->qts) ? bswap32(val) : val;
+    return vfio_qtest_mmio_readl(g->qts, addr);
 }
 
 static void mmio_writel(Guest *g, uint64_t addr, uint32_t val)
 {
-    qtest_writel(g->qts, cpu_address(addr),
-                 qtest_big_endian(g->qts) ? bswap32(val) : val);
+    vfio_qtest_mmio_writel(g->qts, addr, val);
 }
 
 /* Bus address where the tests place BAR @nr */
 static uint64_t bar_addr(int nr)
 {
-    return arch->bar_base + nr * 0x100000;
+    return VFIO_QTEST_WINDOW + nr * 0x100000;
 }
 
 static void bar_place(Guest *g, int nr, bool bar64)
@@ -167,9 +105,9 @@ static bool guest_start_args(Guest *g, const MsixDevice *d, const char *opts,
     }
     g->d = d;
     g->qts = qtest_initf("%s -nodefaults %s -device vfio-pci,host=%s,id=d,"
-                         "addr=04.0%s%s", arch->machine, args,
+                         "addr=04.0%s%s", arch->options, args,
                          vfio_qtest_host(d->name), *opts ? "," : "", opts);
-    arch->bus_new(g);
+    g->bus = vfio_qtest_pci_bus(g->qts, &g->alloc);
     g->dev = qpci_device_find(g->bus, QPCI_DEVFN(4, 0));
     g_assert_nonnull(g->dev);
     bar_place(g, d->bar, d->bar64);
@@ -190,7 +128,7 @@ static bool guest_start(Guest *g, const MsixDevice *d, const char *opts)
 static void guest_stop(Guest *g)
 {
     g_free(g->dev);
-    arch->bus_free(g);
+    vfio_qtest_pci_bus_free(g->bus, &g->alloc);
     qtest_quit(g->qts);
 }
 
@@ -202,8 +140,9 @@ static uint64_t table_size(Guest *g)
 /* Is the host page holding byte @offset of BAR @nr direct (flat view)? */
 static bool page_direct(Guest *g, int nr, uint64_t offset)
 {
-    return vfio_qtest_page_is_direct(g->qts, cpu_address(bar_addr(nr) +
-                                                         offset));
+    return vfio_qtest_page_is_direct(g->qts,
+                                     vfio_qtest_cpu_address(bar_addr(nr) +
+                                                            offset));
 }
 
 /* x-query-vfio's reason for byte @offset of BAR @nr */
@@ -464,7 +403,7 @@ static void assert_refused(const MsixDevice *d, const char *opts,
     }
     cmd = g_strdup_printf("%s %s -accel qtest -nodefaults -display none "
                           "-device vfio-pci,host=%s,%s",
-                          g_getenv("QTEST_QEMU_BINARY"), arch->machine,
+                          g_getenv("QTEST_QEMU_BINARY"), arch->options,
                           vfio_qtest_host(d->name), opts);
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
     g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL, NULL, &err,
@@ -478,7 +417,7 @@ static void assert_refused(const MsixDevice *d, const char *opts,
 
 static void test_refused(void)
 {
-    if (arch->emulated) {
+    if (emulated) {
         assert_refused(&devices[1], "x-msix-emulation=off",
                        "x-msix-emulation=off needs a machine that programs "
                        "MSI through firmware");
@@ -695,22 +634,19 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
-    for (size_t i = 0; i < ARRAY_SIZE(arches); i++) {
-        if (!strcmp(qtest_get_arch(), arches[i].arch)) {
-            arch = &arches[i];
-        }
-    }
+    arch = vfio_qtest_machine();
     if (!arch) {
         g_test_message("no machine known for %s", qtest_get_arch());
         return 0;
     }
+    emulated = strcmp(arch->arch, "ppc64");
 
     for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
         const MsixDevice *d = &devices[i];
         g_autofree char *base = g_strdup_printf("/vfio/msix/%s", d->name);
         g_autofree char *p = NULL;
 
-        if (arch->emulated) {
+        if (emulated) {
             p = g_strdup_printf("%s/emulated", base);
             qtest_add_data_func(p, d, test_emulated);
             g_free(p);
@@ -726,6 +662,6 @@ int main(int argc, char **argv)
     }
     qtest_add_func("/vfio/msix/refused", test_refused);
     qtest_add_func("/vfio/msix/e1000e/interrupts",
-                   arch->emulated ? test_interrupts : test_interrupts_firmware);
+                   emulated ? test_interrupts : test_interrupts_firmware);
     return g_test_run();
 }

@@ -11,7 +11,75 @@
 #include <sys/un.h>
 #include "qemu/bswap.h"
 #include "qobject/qlist.h"
+#include "libqos/pci-pc.h"
+#include "libqos/pci-spapr.h"
+#include "libqos/malloc-spapr.h"
+#include "ppc-util.h"
 #include "vfio-qtest-util.h"
+
+static const VFIOQtestMachine vfio_qtest_machines[] = {
+    {
+        .arch = "x86_64",
+        .options = "-M q35 -m 64M",
+    }, {
+        /* The PHB shows bus addresses 2-4 GiB at 0x200080000000 */
+        .arch = "ppc64",
+        .options = "-M pseries," PSERIES_DEFAULT_CAPABILITIES " -m 256M",
+        .mem_cpu_offset = 1ULL << 45,
+    },
+};
+
+const VFIOQtestMachine *vfio_qtest_machine(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(vfio_qtest_machines); i++) {
+        if (!strcmp(qtest_get_arch(), vfio_qtest_machines[i].arch)) {
+            return &vfio_qtest_machines[i];
+        }
+    }
+    return NULL;
+}
+
+static bool vfio_qtest_is_pseries(void)
+{
+    return !strcmp(qtest_get_arch(), "ppc64");
+}
+
+QPCIBus *vfio_qtest_pci_bus(QTestState *qts, QGuestAllocator *alloc)
+{
+    if (vfio_qtest_is_pseries()) {
+        spapr_alloc_init(alloc, qts, ALLOC_NO_FLAGS);
+        return qpci_new_spapr(qts, alloc);
+    }
+    return qpci_new_pc(qts, NULL);
+}
+
+void vfio_qtest_pci_bus_free(QPCIBus *bus, QGuestAllocator *alloc)
+{
+    if (vfio_qtest_is_pseries()) {
+        qpci_free_spapr(bus);
+        alloc_destroy(alloc);
+    } else {
+        qpci_free_pc(bus);
+    }
+}
+
+uint64_t vfio_qtest_cpu_address(uint64_t addr)
+{
+    return addr + vfio_qtest_machine()->mem_cpu_offset;
+}
+
+uint32_t vfio_qtest_mmio_readl(QTestState *qts, uint64_t addr)
+{
+    uint32_t val = qtest_readl(qts, vfio_qtest_cpu_address(addr));
+
+    return qtest_big_endian(qts) ? bswap32(val) : val;
+}
+
+void vfio_qtest_mmio_writel(QTestState *qts, uint64_t addr, uint32_t val)
+{
+    qtest_writel(qts, vfio_qtest_cpu_address(addr),
+                 qtest_big_endian(qts) ? bswap32(val) : val);
+}
 
 /* include/linux/ioport.h, as /sys/bus/pci/devices/BDF/resource shows it */
 #define IORESOURCE_MEM 0x00000200

@@ -13,7 +13,37 @@
 #define TESTS_QTEST_VFIO_QTEST_UTIL_H
 
 #include "libqtest.h"
+#include "libqos/pci.h"
+#include "libqos/libqos-malloc.h"
 #include "qobject/qdict.h"
+
+/* The machine the vfio qtests use on a target, and its memory window */
+typedef struct VFIOQtestMachine {
+    const char *arch;           /* as qtest_get_arch() names it */
+    const char *options;        /* machine options (-M, -m) */
+    uint64_t mem_cpu_offset;    /* CPU address - bus address */
+} VFIOQtestMachine;
+
+/* A bus address in the memory window where the tests may place BARs */
+#define VFIO_QTEST_WINDOW 0xc0000000ULL
+
+/* The machine for this target: q35 on x86_64, pseries on ppc64; or NULL. */
+const VFIOQtestMachine *vfio_qtest_machine(void);
+
+/*
+ * libqos's PCI bus of @qts on that machine; on pseries its config
+ * accesses (RTAS calls) allocate guest memory from @alloc, which this
+ * initializes.  Free both with vfio_qtest_pci_bus_free().
+ */
+QPCIBus *vfio_qtest_pci_bus(QTestState *qts, QGuestAllocator *alloc);
+void vfio_qtest_pci_bus_free(QPCIBus *bus, QGuestAllocator *alloc);
+
+/* Where the CPU reaches bus address @addr of the memory window */
+uint64_t vfio_qtest_cpu_address(uint64_t addr);
+
+/* 32-bit accesses at bus address @addr; PCI registers are little endian. */
+uint32_t vfio_qtest_mmio_readl(QTestState *qts, uint64_t addr);
+void vfio_qtest_mmio_writel(QTestState *qts, uint64_t addr, uint32_t val);
 
 /* Host BDF of test-bed device @name, or NULL when it is not bound. */
 const char *vfio_qtest_host(const char *name);

@@ -11,7 +11,7 @@
  * agree with them.
  *
  * It runs on x86_64 (q35) and ppc64 (pseries, PHB) alike: what differs is in
- * one Arch per target, chosen by qtest_get_arch().  Tests place BARs at PCI
+ * the machine vfio_qtest_machine() picks for the target.  Tests place BARs at PCI
  * bus addresses and access them at the CPU address the machine shows them.
  *
  * Copyright (c) 2026 The vfio-direct authors
@@ -20,12 +20,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
-#include "libqos/pci-pc.h"
-#include "libqos/pci-spapr.h"
-#include "libqos/malloc-spapr.h"
 #include "hw/pci/pci_regs.h"
-#include "qemu/bswap.h"
-#include "ppc-util.h"
 #include "vfio-qtest-util.h"
 
 /* A PCI bus address in the 32-bit memory window of q35 and of the PHB */
@@ -50,63 +45,13 @@ static const SubpageDevice devices[] = {
     { "pvpanic", 0x10, 0x0 },
 };
 
-typedef struct Guest Guest;
-
-/* What the test needs to know about a target's machine. */
-typedef struct Arch {
-    const char *arch;           /* as qtest_get_arch() names it */
-    const char *machine;        /* machine options */
-    uint64_t mem_cpu_offset;    /* CPU address - bus address, memory window */
-    void (*bus_new)(Guest *g);
-    void (*bus_free)(Guest *g);
-} Arch;
-
-struct Guest {
+typedef struct Guest {
     QTestState *qts;
     QPCIBus *bus;
     QGuestAllocator alloc;      /* for RTAS config accesses on pseries */
-};
+} Guest;
 
-static void pc_bus_new(Guest *g)
-{
-    g->bus = qpci_new_pc(g->qts, NULL);
-}
-
-static void pc_bus_free(Guest *g)
-{
-    qpci_free_pc(g->bus);
-}
-
-static void spapr_bus_new(Guest *g)
-{
-    spapr_alloc_init(&g->alloc, g->qts, ALLOC_NO_FLAGS);
-    g->bus = qpci_new_spapr(g->qts, &g->alloc);
-}
-
-static void spapr_bus_free(Guest *g)
-{
-    qpci_free_spapr(g->bus);
-    alloc_destroy(&g->alloc);
-}
-
-static const Arch arches[] = {
-    {
-        .arch = "x86_64",
-        .machine = "-M q35 -m 64M",
-        .mem_cpu_offset = 0,
-        .bus_new = pc_bus_new,
-        .bus_free = pc_bus_free,
-    }, {
-        /* The PHB shows bus addresses 2-4 GiB at 0x200080000000 */
-        .arch = "ppc64",
-        .machine = "-M pseries," PSERIES_DEFAULT_CAPABILITIES " -m 256M",
-        .mem_cpu_offset = 1ULL << 45,
-        .bus_new = spapr_bus_new,
-        .bus_free = spapr_bus_free,
-    },
-};
-
-static const Arch *arch;
+static const VFIOQtestMachine *arch;
 
 static uint64_t host_page_size(void)
 {
@@ -123,34 +68,24 @@ static void guest_start(Guest *g, const char *fmt, ...)
     va_start(ap, fmt);
     devs = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g->qts = qtest_initf("%s -nodefaults %s", arch->machine, devs);
-    arch->bus_new(g);
+    g->qts = qtest_initf("%s -nodefaults %s", arch->options, devs);
+    g->bus = vfio_qtest_pci_bus(g->qts, &g->alloc);
 }
 
 static void guest_stop(Guest *g)
 {
-    arch->bus_free(g);
+    vfio_qtest_pci_bus_free(g->bus, &g->alloc);
     qtest_quit(g->qts);
 }
 
-/* Where the CPU reaches bus address @addr of the memory window. */
-static uint64_t cpu_address(uint64_t addr)
-{
-    return addr + arch->mem_cpu_offset;
-}
-
-/* 32-bit accesses to bus address @addr; PCI registers are little endian. */
 static uint32_t mmio_readl(Guest *g, uint64_t addr)
 {
-    uint32_t val = qtest_readl(g->qts, cpu_address(addr));
-
-    return qtest_big_endian(g->qts) ? bswap32(val) : val;
+    return vfio_qtest_mmio_readl(g->qts, addr);
 }
 
 static void mmio_writel(Guest *g, uint64_t addr, uint32_t val)
 {
-    qtest_writel(g->qts, cpu_address(addr),
-                 qtest_big_endian(g->qts) ? bswap32(val) : val);
+    vfio_qtest_mmio_writel(g->qts, addr, val);
 }
 
 static QPCIDevice *guest_device(Guest *g, int slot)
@@ -189,7 +124,7 @@ static void assert_bar(Guest *g, const char *id, uint64_t addr,
 
     if (addr != UNMAPPED) {
         g_assert_cmpint(vfio_qtest_page_is_direct(g->qts,
-                                                  cpu_address(addr + offset)),
+                                                  vfio_qtest_cpu_address(addr + offset)),
                         ==, !strcmp(served, "direct"));
     } else {
         g_assert_false(qdict_haskey(bar, "address"));
@@ -358,7 +293,7 @@ static void test_page_align(const void *opaque)
         g_assert_cmpuint(qdict_get_int(bar, "guest-size"), ==, page);
         g_assert_cmpuint(qdict_get_int(bar, "address"), ==, where[i]);
         g_assert_cmphex(qdict_get_int(bar, "cpu-address"), ==,
-                        cpu_address(where[i]));
+                        vfio_qtest_cpu_address(where[i]));
         qobject_unref(bar);
         assert_bar(&g, "d", where[i], "direct", 0, "direct");
         assert_bar(&g, "d", where[i], "direct", page - 1, "direct");
@@ -391,7 +326,7 @@ static void test_move(const void *opaque)
         assert_bar(&g, "d", WINDOW, "direct", 0, "direct");
         bar_place(dev, WINDOW + 5 * page);
         assert_bar(&g, "d", WINDOW + 5 * page, "direct", 0, "direct");
-        g_assert_false(vfio_qtest_page_is_direct(g.qts, cpu_address(WINDOW)));
+        g_assert_false(vfio_qtest_page_is_direct(g.qts, vfio_qtest_cpu_address(WINDOW)));
         bar_place(dev, WINDOW + 2 * page);
         assert_bar(&g, "d", WINDOW + 2 * page, "direct", 0, "direct");
         read_matches(&g, d, WINDOW + 2 * page, 10);
@@ -399,7 +334,7 @@ static void test_move(const void *opaque)
         bar_decode(dev, false);
         assert_bar(&g, "d", UNMAPPED, "unmapped", 0, "none");
         g_assert_false(vfio_qtest_page_is_direct(g.qts,
-                                                 cpu_address(WINDOW +
+                                                 vfio_qtest_cpu_address(WINDOW +
                                                              2 * page)));
         bar_decode(dev, true);
         assert_bar(&g, "d", WINDOW + 2 * page, "direct", 0, "direct");
@@ -408,7 +343,7 @@ static void test_move(const void *opaque)
         qtest_system_reset(g.qts);
         assert_bar(&g, "d", UNMAPPED, "unmapped", 0, "none");
         g_assert_false(vfio_qtest_page_is_direct(g.qts,
-                                                 cpu_address(WINDOW +
+                                                 vfio_qtest_cpu_address(WINDOW +
                                                              2 * page)));
         g_free(dev);
         dev = guest_device(&g, 4);
@@ -486,9 +421,9 @@ static void test_neighbour(void)
     read_matches(&g, &devices[2], z + 0x100, 10);
     if (log) {
         g_autofree char *sd_mmap =
-            vfio_qtest_listener_ram(log, cpu_address(z - page), NULL);
+            vfio_qtest_listener_ram(log, vfio_qtest_cpu_address(z - page), NULL);
         g_autofree char *at_z =
-            vfio_qtest_listener_ram(log, cpu_address(z), NULL);
+            vfio_qtest_listener_ram(log, vfio_qtest_cpu_address(z), NULL);
 
         g_assert_nonnull(sd_mmap);
         g_assert_cmpstr(at_z, ==, NULL);
@@ -545,10 +480,10 @@ static void test_padding(void)
     mmio_writel(&g, WINDOW + 0x200, 0x5a5a5a5a);
     g_assert_cmpuint(trapped(&g, "sd", "trapped-writes"), ==, writes + 1);
     g_assert_cmphex(mmio_readl(&g, WINDOW + 0x200), ==, 0xffffffff);
-    g_assert_cmphex(qtest_readb(g.qts, cpu_address(WINDOW + 0x1ff)), ==,
+    g_assert_cmphex(qtest_readb(g.qts, vfio_qtest_cpu_address(WINDOW + 0x1ff)), ==,
                     0xff);
     reads = trapped(&g, "sd", "trapped-reads");
-    g_assert_cmphex(qtest_readq(g.qts, cpu_address(WINDOW + 0x400)), ==,
+    g_assert_cmphex(qtest_readq(g.qts, vfio_qtest_cpu_address(WINDOW + 0x400)), ==,
                     UINT64_MAX);
     g_assert_cmpuint(trapped(&g, "sd", "trapped-reads"), ==, reads + 1);
     read_matches(&g, &devices[0], WINDOW, 10);
@@ -624,11 +559,11 @@ static void test_intx_padding(void)
     mmio_writel(&g, WINDOW + SDHCI_SIGNAL_ENABLE, 0xffffffff);
     mmio_writel(&g, WINDOW + SDHCI_FORCE_ACMD12, 0x00010001);
     for (i = 0; i < 100 && vfio_qtest_page_is_direct(g.qts,
-                                                     cpu_address(WINDOW));
+                                                     vfio_qtest_cpu_address(WINDOW));
          i++) {
         g_usleep(50 * 1000);
     }
-    g_assert_false(vfio_qtest_page_is_direct(g.qts, cpu_address(WINDOW)));
+    g_assert_false(vfio_qtest_page_is_direct(g.qts, vfio_qtest_cpu_address(WINDOW)));
     assert_bar(&g, "d", WINDOW, "direct", 0, "device-fd");
     assert_bar(&g, "d", WINDOW, "direct", d->size, "padding");
 
@@ -681,18 +616,18 @@ static void test_rom_bar(void)
 
     qpci_config_writel(dev, PCI_ROM_ADDRESS,
                        (WINDOW + 2 * page) | PCI_ROM_ADDRESS_ENABLE);
-    section = vfio_qtest_flat_section(g.qts, cpu_address(WINDOW + 2 * page),
+    section = vfio_qtest_flat_section(g.qts, vfio_qtest_cpu_address(WINDOW + 2 * page),
                                       &start, &end);
     g_assert_nonnull(section);
     g_assert_cmpuint(end - start + 1, ==, sizeof(image));
-    g_assert_cmphex(qtest_readb(g.qts, cpu_address(WINDOW + 2 * page + 9)),
+    g_assert_cmphex(qtest_readb(g.qts, vfio_qtest_cpu_address(WINDOW + 2 * page + 9)),
                     ==, image[9]);
     assert_bar(&g, "d", WINDOW, "direct", 0, "direct");
 
     qpci_config_writel(dev, PCI_ROM_ADDRESS,
                        (WINDOW + 0x800) | PCI_ROM_ADDRESS_ENABLE);
     assert_bar(&g, "d", WINDOW, "page-shared", 0, "mmap");
-    g_assert_cmphex(qtest_readb(g.qts, cpu_address(WINDOW + 0x800 + 9)),
+    g_assert_cmphex(qtest_readb(g.qts, vfio_qtest_cpu_address(WINDOW + 0x800 + 9)),
                     ==, image[9]);
     read_matches(&g, d, WINDOW, 10);
 
@@ -797,13 +732,13 @@ static void test_two_bars(void)
     qpci_config_writel(dev, PCI_BASE_ADDRESS_2, WINDOW + page);
     qpci_config_writel(dev, PCI_BASE_ADDRESS_2 + 4, 0);
     bar_decode(dev, true);
-    g_assert_true(vfio_qtest_page_is_direct(g.qts, cpu_address(WINDOW)));
+    g_assert_true(vfio_qtest_page_is_direct(g.qts, vfio_qtest_cpu_address(WINDOW)));
     g_assert_true(vfio_qtest_page_is_direct(g.qts,
-                                            cpu_address(WINDOW + page)));
+                                            vfio_qtest_cpu_address(WINDOW + page)));
 
     /* BAR2 moves into BAR0's page: both trap; back out: both direct */
     qpci_config_writel(dev, PCI_BASE_ADDRESS_2, WINDOW + page / 2);
-    g_assert_false(vfio_qtest_page_is_direct(g.qts, cpu_address(WINDOW)));
+    g_assert_false(vfio_qtest_page_is_direct(g.qts, vfio_qtest_cpu_address(WINDOW)));
     bar = vfio_qtest_bar(g.qts, "t", 0);
     g_assert_cmpstr(qdict_get_str(bar, "subpage"), ==, "page-shared");
     qobject_unref(bar);
@@ -812,9 +747,9 @@ static void test_two_bars(void)
     qobject_unref(bar);
 
     qpci_config_writel(dev, PCI_BASE_ADDRESS_2, WINDOW + 3 * page);
-    g_assert_true(vfio_qtest_page_is_direct(g.qts, cpu_address(WINDOW)));
+    g_assert_true(vfio_qtest_page_is_direct(g.qts, vfio_qtest_cpu_address(WINDOW)));
     g_assert_true(vfio_qtest_page_is_direct(g.qts,
-                                            cpu_address(WINDOW + 3 * page)));
+                                            vfio_qtest_cpu_address(WINDOW + 3 * page)));
     guest_stop(&g);
 }
 
@@ -854,7 +789,7 @@ static void test_d3_neighbour(void)
     qpci_config_writew(ee, pm + PCI_PM_CTRL, 0);    /* D0 */
 
     assert_bar(&g, "ee", WINDOW, "page-shared", 0, "mmap");
-    section = vfio_qtest_flat_section(g.qts, cpu_address(nb), &start, &end);
+    section = vfio_qtest_flat_section(g.qts, vfio_qtest_cpu_address(nb), &start, &end);
     g_assert_nonnull(section);
     g_assert_true(g_str_has_prefix(section, "pci-testdev"));
 
@@ -869,11 +804,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
-    for (int i = 0; i < ARRAY_SIZE(arches); i++) {
-        if (!strcmp(qtest_get_arch(), arches[i].arch)) {
-            arch = &arches[i];
-        }
-    }
+    arch = vfio_qtest_machine();
     if (!arch) {
         g_test_message("no machine known for %s", qtest_get_arch());
         return g_test_run();
