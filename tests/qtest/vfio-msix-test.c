@@ -353,6 +353,26 @@ static void test_relocation_auto(const void *opaque)
     guest_stop(&g);
 }
 
+/* An explicit x-msix-relocation=barN keeps working as upstream's. */
+static void test_relocation_explicit(void)
+{
+    const MsixDevice *d = &devices[1];
+    QDict *msix;
+    Guest g;
+
+    if (!guest_start(&g, d, "x-msix-relocation=bar4")) {
+        return;
+    }
+    msix = vfio_qtest_msix(g.qts, "d");
+    g_assert_cmpint(qdict_get_int(msix, "table-bar"), ==, 4);
+    g_assert_cmpint(qdict_get_int(msix, "relocated-from"), ==, d->bar);
+    g_assert_false(qdict_get_bool(msix, "relocation-auto"));
+    qobject_unref(msix);
+    g_assert_cmpint(guest_table_bir(&g), ==, 4);
+    assert_served(&g, d->bar, d->table, "direct");
+    guest_stop(&g);
+}
+
 /*
  * With MSIX_MAPPABLE hidden (x86), the table's host page is carved out of
  * the mapping and served through the device fd; every other page stays
@@ -661,6 +681,10 @@ int main(int argc, char **argv)
         }
     }
     qtest_add_func("/vfio/msix/refused", test_refused);
+    if (emulated) {
+        qtest_add_func("/vfio/msix/nvme/relocation-bar4",
+                       test_relocation_explicit);
+    }
     qtest_add_func("/vfio/msix/e1000e/interrupts",
                    emulated ? test_interrupts : test_interrupts_firmware);
     return g_test_run();
