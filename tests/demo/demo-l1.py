@@ -21,7 +21,7 @@ introspection wherever it can:
     trapped pages are named by the sections in them (msix-table, ...);
     on builds that have it, x-query-vfio's ranges and reasons too, and
     "info vfio" verbatim;
-  - VFIO_IOMMU_MAP_DMA/UNMAP_DMA of QEMU's threads (strace -f -T): calls
+  - VFIO_IOMMU_MAP_DMA/UNMAP_DMA of QEMU's main thread (strace -T): calls
     and time in the ioctl; pinned bytes at ready from QEMU's VmLck (what
     type1 accounted);
   - time to ready: QEMU start to the L2's "L2-PROBED" (every driver bound).
@@ -123,9 +123,10 @@ class L2:
         for i, n in enumerate(DEVICES):
             cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0"
                     % (devices[n], n, 3 + i)]
-        # every thread: DMA mappings may come from any (the vCPU's
-        # KVM_RUN returns are traced too, a few thousand per run)
-        cmd = ["strace", "-f", "-qq", "-T", "-e", "trace=ioctl", "-e",
+        # QEMU's main thread only (no -f): the memory listener's DMA
+        # mappings, without stopping on the vCPU's every KVM_RUN (with
+        # -f the base's L2 did not boot within 300 s on a loaded host)
+        cmd = ["strace", "-qq", "-T", "-e", "trace=ioctl", "-e",
                "signal=none", "-o", self.strace_path] + cmd
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -249,7 +250,7 @@ IOCTL_RE = re.compile(r"^(?:\d+ +)?ioctl\((\d+), ([A-Za-z0-9_ ]+?)(?:, .*)?\) +=
 
 
 def dma_calls(path):
-    """MAP/UNMAP_DMA of QEMU's threads from strace -f -T: calls and
+    """MAP/UNMAP_DMA of QEMU's main thread from strace -T: calls and
     seconds in the ioctl.  strace cannot tell VFIO_IOMMU_MAP_DMA from
     VFIO_DEVICE_PCI_HOT_RESET (one number), nor decode the argument, so
     only the container's file descriptor (the one VFIO_SET_IOMMU went to)

@@ -47,6 +47,23 @@ for d in build base; do
     printf -v "$d" %s "$dir"
 done
 
+# progress: the "demo:" lines of the L1 console as they come, once each
+# (a shell loop: mawk would buffer its input).
+progress() {
+    local ln
+    declare -A seen=()
+    while IFS= read -r ln; do
+        ln=${ln%$'\r'}
+        case $ln in
+        "demo: "*) ;;
+        "vfio-direct: bound at"*) ln="demo: L1 booted, ${ln#vfio-direct: }" ;;
+        *) continue ;;
+        esac
+        [ -n "${seen[$ln]-}" ] || echo "$ln"
+        seen[$ln]=1
+    done
+}
+
 out=$build/demo
 mkdir -p "$out"
 t0=$(date +%s)
@@ -61,9 +78,7 @@ set +e
 "$repo/tests/testbed/run-in-l1.sh" --verbose --timeout "$timeout_s" --out "$out/l1" x86 -- \
     /usr/bin/python3 "$repo/tests/demo/demo-l1.py" --l2 "$out/l2" --out /out/demo-raw.json \
     --firmware "$firmware" "base=$base/qemu-system-x86_64" "ours=$build/qemu-system-x86_64" \
-    2>&1 | tee "$out/l1-console.log" |
-    awk '{ sub(/\r$/, "") } /^demo: / && !seen[$0]++ { print; fflush() }
-         /vfio-direct: bound at/ { print "demo: L1 booted, " $0; fflush() }'
+    2>&1 | tee "$out/l1-console.log" | progress
 rc=${PIPESTATUS[0]}
 set -e
 [ -s "$out/l1/demo-raw.json" ] ||

@@ -187,7 +187,7 @@ def text(summary, raw):
                  "by BAR address, total from KVM's")
     lines.append("mmio_exits (query-stats); BAR state from x-query-vfio where the "
                  "build has it, else the flat")
-    lines.append("view (info mtree -f); DMA calls from strace -f -T of QEMU, "
+    lines.append("view (info mtree -f); DMA calls from strace -T of QEMU's main thread, "
                  "pinned bytes from its VmLck.")
     return "\n".join(lines) + "\n"
 
@@ -232,7 +232,8 @@ def chart(summary, path):
     grouped(axes[2], ["time to ready", "in MAP_DMA"],
             [(n, [x["time_to_ready_s"], x["dma"]["map_s"] if x["dma"] else 0])
              for n, x in zip(names, b)], "seconds", fmt="%.1f")
-    grouped(axes[3], ["MAP_DMA", "UNMAP_DMA", "MSI-X pages\ntrapped"],
+    grouped(axes[3], ["MAP_DMA\n(main thread)", "UNMAP_DMA\n(main thread)",
+                      "MSI-X pages\ntrapped"],
             [(n, [x["dma"]["map"] if x["dma"] else 0,
                   x["dma"]["unmap"] if x["dma"] else 0,
                   x["msix_pages_trapped"]]) for n, x in zip(names, b)], "counts")
