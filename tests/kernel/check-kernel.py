@@ -4,8 +4,8 @@
     check-kernel.py OUT
 
 OUT holds one directory per L1 run (ours-remap, ours-noremap,
-stock-noremap, testbed-stock, and with an image k1-keepsize, k1-all,
-k1-none, stock-resize), each with run-l1.sh's devices, rc and stdout
+stock-noremap, testbed-stock, and with an image k1-keepsize,
+k1-named-qboot, k1-all, k1-none, stock-resize), each with run-l1.sh's devices, rc and stdout
 (tests/kernel/l1-probe.sh: sections, vfio-kcheck JSON).  Runs that are
 absent are not judged.  Prints "ok - ..." / "not ok - ..." lines and
 "N passed, M failed"; exits non-zero when anything failed.
@@ -241,6 +241,15 @@ def main():
                 r.text("dmesg"))
         check_aligned(c, "k1-keepsize", r, ["sdhci", "i6300esb"], SIZES)
         check_span(c, "k1-keepsize", r)
+    r = runs.get("k1-named-qboot")
+    if r:
+        # The kernel places every BAR here: the named BARs start a page and
+        # keep their size, but an unnamed small BAR may follow in the page
+        # (only keepsize:* makes every page exclusive).
+        for n in ("sdhci", "i6300esb"):
+            b = r.bar(n)
+            c.check(f"k1-named-qboot: {n} BAR0 starts a page and keeps its size {SIZES[n]}",
+                    b and b["phys"] % PAGE == 0 and b["size"] == SIZES[n], b)
     r = runs.get("k1-all")
     if r:
         check_aligned(c, "k1-all", r, ["sdhci", "i6300esb", "pvpanic"], SIZES)

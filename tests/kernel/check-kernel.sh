@@ -13,9 +13,10 @@
 #     stock-noremap    the same image's own modules, same settings
 #     testbed-stock    the test bed's default kernel (trixie), unchanged
 #   image route (scripts/kernel.sh image: K1 needs the PCI core, built in):
-#     k1-keepsize      our image, qboot (the kernel places every BAR),
-#                      pci=resource_alignment=keepsize: for sdhci, i6300esb
-#     k1-all           the same with keepsize:* (every device)
+#     k1-keepsize      our image, pci=resource_alignment=keepsize: for sdhci
+#                      and i6300esb: the kernel reassigns those two
+#     k1-named-qboot   the same on qboot (the kernel places every BAR)
+#     k1-all           qboot and keepsize:* (every device)
 #     k1-none          our image, qboot, no option
 #   (x86 has no PCI_PROBE_ONLY, so K1's probe-only path is not run here.)
 #     stock-resize     the stock image, qboot, the old resizing form
@@ -91,7 +92,8 @@ run stock-noremap --kernel-tree "$stock" --append "intremap=off vfio_direct.unsa
 run testbed-stock
 if [ -n "$kimage" ]; then
     [ -r "$qboot" ] || die "no $qboot (qemu-system-data)"
-    run k1-keepsize --kernel-tree "$kimage" --bios "$qboot" --append "$align_two"
+    run k1-keepsize --kernel-tree "$kimage" --append "$align_two"
+    run k1-named-qboot --kernel-tree "$kimage" --bios "$qboot" --append "$align_two"
     run k1-all --kernel-tree "$kimage" --bios "$qboot" --append "pci=resource_alignment=keepsize:*"
     run k1-none --kernel-tree "$kimage" --bios "$qboot"
     run stock-resize --kernel-tree "$stock" --bios "$qboot" \

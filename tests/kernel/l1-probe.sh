@@ -28,7 +28,7 @@ cat /proc/cmdline
 echo "=== allow_unsafe_interrupts"
 cat "$p" 2>/dev/null || echo none
 echo "=== dmesg"
-dmesg | grep -E 'DMAR-IR|Enabled IRQ remapping|requesting alignment|Ignoring requested alignments|keepsize|resource_alignment' || true
+dmesg | grep -E 'DMAR-IR|Enabled IRQ remapping|requesting alignment|Ignoring requested alignments|keepsize|resource_alignment|not assigned|can.t assign|failed to assign' || true
 echo "=== kcheck"
 bdfs=
 for d in $VFIO_DIRECT_DEVICES; do

@@ -24,7 +24,8 @@ bool vfio_direct_region_info_valid(const struct vfio_region_info *info,
 /*
  * The span an mmap of a sub-page BAR covers, as the kernel states it in
  * the capability VFIO_REGION_INFO_CAP_MMAP_SPAN (vfio-direct kernel
- * series, linux/0003; docs/vfio-direct-kernel.rst), in an @info whose
+ * series, "vfio/pci: Report the mmap span of a sub-page BAR";
+ * docs/vfio-direct-kernel.rst), in an @info whose
  * chain vfio_direct_region_info_valid() accepted.  True, with @offset
  * the BAR's offset in the span and @size the span's size, when the
  * region is MMAP and the capability is there, exclusive, a whole number
