@@ -289,6 +289,9 @@ cmd_image() {
         kmake bzImage modules >>"$CACHE/image.log" 2>&1 ||
             { tail -n 30 "$CACHE/image.log" >&2; die "kernel build failed (log: $CACHE/image.log)"; }
         note "bzImage built in $((SECONDS - t0)) s"
+        if grep -E ': warning: ' "$CACHE/image.log" >&2; then
+            die "the image build has warnings (log: $CACHE/image.log)"
+        fi
         kver=$(cat "$obj/include/config/kernel.release")
         rm -rf "$out.tmp"
         mkdir -p "$out.tmp/boot" "$out.tmp/usr/lib/modules/$kver"
