@@ -676,6 +676,67 @@ static void test_kernel_no_mmap(const void *opaque)
     guest_stop(&g);
 }
 
+/* Does the kernel state BAR0's mmap span (capability mmap-span)? */
+static bool kernel_states_span(Guest *g)
+{
+    QDict *rsp = qtest_qmp(g->qts, "{ 'execute': 'x-query-vfio' }");
+    QDict *dev = qobject_to(QDict,
+                            qlist_peek(qdict_get_qlist(rsp, "return")));
+    QListEntry *e, *c;
+    bool stated = false;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(dev, "regions"), e) {
+        QDict *region = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(region, "index")) {
+            continue;
+        }
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(region, "caps"), c) {
+            QDict *cap = qobject_to(QDict, qlist_entry_obj(c));
+
+            stated |= !strcmp(qdict_get_str(cap, "type"), "mmap-span");
+        }
+    }
+    qobject_unref(rsp);
+    return stated;
+}
+
+/*
+ * The kernel series states a sub-page BAR's mmap span; QEMU uses it when
+ * it is there and infers it from the MMAP flag when not, with the same
+ * result for a BAR the kernel gave a page of its own: direct.
+ */
+static void test_span(const void *opaque)
+{
+    const SubpageDevice *d = opaque;
+    g_autofree char *log = g_strdup_printf("/tmp/vfio-subpage-span-%d.log",
+                                           getpid());
+    g_autofree char *trace = g_strdup_printf(
+        "-trace vfio_direct_subpage_register -D %s", log);
+    g_autofree char *text = NULL;
+    g_autofree QPCIDevice *dev = NULL;
+    g_autofree char *expected = NULL;
+    const char *names[] = { d->name, NULL };
+    Guest g;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    guest_start(&g, "%s -device vfio-pci,host=%s,id=d,addr=04.0,"
+                "x-bar-page-align=on", trace, vfio_qtest_host(d->name));
+    dev = guest_device(&g, 4);
+    bar_place(dev, WINDOW);
+    assert_bar(&g, "d", WINDOW, "direct", 0, "direct");
+    expected = g_strdup_printf("mmap granted 1 (span stated by the kernel "
+                               "%d)", kernel_states_span(&g));
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    if (!strstr(text, expected)) {
+        g_assert_cmpstr(text, ==, expected);
+    }
+    guest_stop(&g);
+    unlink(log);
+}
+
 /* 64-bit BAR2 of pci-testdev (membar=), written low half first. */
 static void test_bar64_halves(void)
 {
@@ -843,6 +904,17 @@ int main(int argc, char **argv)
                                 devices[i].name);
 
             qtest_add_data_func(path, &devices[i], test_kernel_no_mmap);
+        }
+    }
+    for (int i = 0; i < ARRAY_SIZE(devices); i++) {
+        uint64_t start;
+
+        if (host_subpage_bar(devices[i].name, 0, &start) &&
+            start % host_page_size() == 0) {
+            g_autofree char *path =
+                g_strdup_printf("/vfio/subpage/%s/span", devices[i].name);
+
+            qtest_add_data_func(path, &devices[i], test_span);
         }
     }
     if (host_subpage_bar("testdev", 2, NULL) && !strcmp(arch->arch, "x86_64")) {

@@ -4,7 +4,8 @@
  * KVM maps guest memory in whole host pages, so a memory BAR smaller than
  * the host page can only be direct if the guest sees the whole page.  The
  * kernel's vfio-pci allows mmap of that page (region flag MMAP) only when
- * the rest of the page is reserved for the same device.  Whenever the
+ * the rest of the page is reserved for the same device (kernels with our
+ * series also state that span in a region capability).  Whenever the
  * guest places such a BAR on a host-page boundary and nothing else lives
  * in that page, we grow the BAR's regions to the page, so the page is one
  * ram-device section that KVM maps into the guest.  With x-bar-page-align
@@ -41,6 +42,7 @@
 #include "hw/pci/pci.h"
 #include "hw/resettable.h"
 #include "hw/vfio/pci.h"
+#include "region-info.h"
 #include "subpage-plan.h"
 #include "trace.h"
 
@@ -131,6 +133,34 @@ static bool vfio_direct_subpage_candidate(VFIOPCIDevice *vdev, int nr)
     return true;
 }
 
+/*
+ * Does the kernel grant the mmap of BAR @nr's whole host page?  Kernels
+ * with the vfio-direct series state the mappable span (*@stated); it
+ * must be exactly that page.  Others only set MMAP on such a BAR, which
+ * says as much (the rest of the page is reserved for the device).
+ */
+static bool vfio_direct_subpage_span_granted(VFIOPCIDevice *vdev, int nr,
+                                             bool *stated)
+{
+    VFIOBAR *bar = &vdev->bars[nr];
+    g_autofree struct vfio_region_info *info = NULL;
+    uint64_t page_size = qemu_real_host_page_size();
+    uint64_t offset, size;
+    char why[160];
+
+    *stated = false;
+    if (!vfio_direct_subpage_mmap_granted(bar)) {
+        return false;
+    }
+    if (vfio_get_region_info(&vdev->vbasedev, bar->region.nr, &info) ||
+        !vfio_direct_region_info_valid(info, why, sizeof(why)) ||
+        !vfio_direct_region_info_span(info, page_size, &offset, &size)) {
+        return true;
+    }
+    *stated = true;
+    return offset == 0 && size == page_size;
+}
+
 /* Can the device migrate?  Then its guest ABI must not depend on the host. */
 static bool vfio_direct_subpage_migratable(VFIOPCIDevice *vdev)
 {
@@ -154,7 +184,7 @@ void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr)
     VFIODirectBar *dbar = &vdev->direct.bars[nr];
     uint64_t page_size = qemu_real_host_page_size();
     g_autofree char *name = NULL;
-    bool granted, migratable;
+    bool granted, stated, migratable;
 
     dbar->state = VFIO_SUBPAGE_STATE_NOT_SUBPAGE;
     if (!vfio_direct_subpage_candidate(vdev, nr)) {
@@ -162,14 +192,14 @@ void vfio_direct_subpage_bar_register(VFIOPCIDevice *vdev, int nr)
     }
     dbar->state = VFIO_SUBPAGE_STATE_UNMAPPED;
 
-    granted = vfio_direct_subpage_mmap_granted(bar);
+    granted = vfio_direct_subpage_span_granted(vdev, nr, &stated);
     migratable = vfio_direct_subpage_migratable(vdev);
     dbar->page_align =
         vfio_direct_subpage_page_align(vdev->direct.bar_page_align, granted,
                                        migratable);
     trace_vfio_direct_subpage_register(vdev->vbasedev.name, nr, bar->size,
-                                       page_size, granted, migratable,
-                                       dbar->page_align);
+                                       page_size, granted, stated,
+                                       migratable, dbar->page_align);
 
     /* Below the mmap, which upstream attached at priority 0 */
     name = g_strdup_printf("%s BAR %d trap", vdev->vbasedev.name, nr);
