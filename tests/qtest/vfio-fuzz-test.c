@@ -2,8 +2,7 @@
  * QTest fuzzer for vfio-direct's BAR mapping
  *
  * Runs in the x86 test bed against real kernel vfio-pci.  Each seed picks
- * the devices, their x-bar-page-align values and the MSI-X device's
- * x-msix-relocation (off or auto), then a fixed list of
+ * the devices and their x-bar-page-align values, then a fixed list of
  * random operations: BAR writes (low and high halves, sizing writes), the
  * command register, the ROM BAR, MMIO reads and writes in and around the
  * BARs, and system_reset.  The operations do not depend on what QEMU
@@ -134,7 +133,6 @@ typedef struct GuestDev {
     const char *bdf;
     QPCIDevice *pci;
     const char *align;          /* x-bar-page-align */
-    const char *relocation;     /* x-msix-relocation */
     uint16_t command;
     GuestBar bars[NR_BARS];
     int msix_bar;               /* -1: no MSI-X */
@@ -219,15 +217,12 @@ static void fuzz_plan(Fuzz *f, int nops)
 
 /*
  * The devices of a seed: the four with sub-page BARs always, one of those
- * with MSI-X, each with its own x-bar-page-align, the one with MSI-X with
- * its table in place or relocated by "auto" (which adds a BAR), and a ROM
- * for one.
+ * with MSI-X, each with its own x-bar-page-align, and a ROM for one.
  */
 static bool fuzz_pick_devices(Fuzz *f)
 {
     g_autoptr(GRand) rand = g_rand_new_with_seed(f->seed ^ 0x5eed);
     static const char *const aligns[] = { "on", "off", "auto" };
-    static const char *const relocations[] = { "off", "auto" };
     int msix = 4 + g_rand_int_range(rand, 0, 3);
 
     f->ndevs = 0;
@@ -245,9 +240,6 @@ static bool fuzz_pick_devices(Fuzz *f)
             return vfio_qtest_require(names);
         }
         d->align = aligns[g_rand_int_range(rand, 0, ARRAY_SIZE(aligns))];
-        d->relocation = i == msix ?
-            relocations[g_rand_int_range(rand, 0, ARRAY_SIZE(relocations))] :
-            "off";
         f->ndevs++;
     }
     return true;
@@ -261,10 +253,9 @@ static void fuzz_start(Fuzz *f)
 
     for (int i = 0; i < f->ndevs; i++) {
         g_string_append_printf(args, " -device vfio-pci,host=%s,id=d%d,"
-                               "addr=%02x.0,x-bar-page-align=%s,"
-                               "x-msix-relocation=%s",
+                               "addr=%02x.0,x-bar-page-align=%s",
                                f->devs[i].bdf, i, FIRST_SLOT + i,
-                               f->devs[i].align, f->devs[i].relocation);
+                               f->devs[i].align);
         if (i == rom_dev) {
             g_string_append_printf(args, ",romfile=%s", f->rom);
         }
