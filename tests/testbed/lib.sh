@@ -104,6 +104,14 @@ l1_fault() {
     esac
 }
 
+# l0_fault QEMU-STATUS: the L0 QEMU (the host's, running the L1 under TCG)
+# killed by a signal other than the timeout's KILL is a test-bed fault:
+# nothing an L1 guest does may crash it.  Prints the fault, or returns 1.
+l0_fault() {
+    [ "$1" -gt 128 ] && [ "$1" != 137 ] || return 1
+    echo "the L0 QEMU died of signal $(($1 - 128))"
+}
+
 # l1_fault_lines LOG [N]: the first N (default 8) console lines of the fault,
 # from its first marker line on.
 l1_fault_lines() {

@@ -44,9 +44,10 @@
 # assigned device pins all of its RAM inside the L1.
 #
 # Exit status: the command's (from out/rc), 124 on timeout, 125 when the
-# guest ended without a result, 123 on a test-bed fault: the L1 kernel
-# oopsed or panicked (its console shows the kernel's "Oops:" or "Kernel
-# panic - not syncing" line), whatever the command gave.  That is the L0's
+# guest ended without a result, 123 on a test-bed fault: the L0 QEMU died
+# of a signal (l0_fault), or the L1 kernel oopsed or panicked (its console
+# shows the kernel's "Oops:" or "Kernel panic - not syncing" line),
+# whatever the command gave.  That is the L0's
 # or the stock L1 kernel's fault, not a test failure: its first console
 # lines are printed, the results directory's file testbed-fault names it,
 # and run-in-l1.sh and check-probe.sh retry such a run once (lib.sh:
@@ -270,6 +271,11 @@ if [ "$rc" -ge 124 ] && [ "$rc" -le 125 ] && [ -n "$quiet" ] &&
     tail -n 60 "$log" >&2
 fi
 rc=$(l1_verdict "$machine" "$log" "$outdir" "$rc")
+if [ "$rc" = 125 ] && _l0_kind=$(l0_fault "$qrc"); then
+    note "test-bed fault in the $machine L1: $_l0_kind (not a test failure)"
+    echo "$_l0_kind" >"$outdir/testbed-fault"
+    rc=$L1_FAULT_RC
+fi
 cp "$log" "$outdir/console.log" 2>/dev/null || true
 note "$machine: rc=$rc, wall $(echo "$t1 - $t0" | bc)s (qemu $(echo "$t1 - $tq" | bc)s), guest $(cat "$outdir/timings" 2>/dev/null || echo 'timings: none')"
 exit "$rc"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Unit tests of the test-bed fault detection and retry in
-# tests/testbed/lib.sh (l1_fault, l1_fault_lines, l1_verdict, l1_retry), on
+# tests/testbed/lib.sh (l1_fault, l1_fault_lines, l1_verdict, l1_retry,
+# l0_fault), on
 # console snippets written in the L1 kernel's format (TAP output).
 set -u
 
@@ -226,5 +227,16 @@ check "and says it gives up" "$(tail -n 1 "$t/err")" \
     "run-in-l1.sh: test-bed fault in x86 L1 (kernel oops) after 1 of 1 retries: giving up"
 check "VFIO_DIRECT_L1_RETRIES=0 turns retries off" \
     "$(VFIO_DIRECT_L1_RETRIES=0 retry 'f 0')" "1:$L1_FAULT_RC:0"
+
+# The L0 QEMU's own exit: a signal is a fault, the timeout's kill is not.
+l0() {
+    l0_fault "$1" || echo none
+}
+check "an L0 QEMU SIGSEGV is a fault" "$(l0 139)" \
+    "the L0 QEMU died of signal 11"
+check "an L0 QEMU SIGABRT is a fault" "$(l0 134)" \
+    "the L0 QEMU died of signal 6"
+check "the timeout's SIGKILL is no fault" "$(l0 137)" none
+check "an L0 QEMU error exit is no fault" "$(l0 1)" none
 
 tap_done
