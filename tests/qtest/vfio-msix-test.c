@@ -24,6 +24,8 @@
 #include "qobject/qdict.h"
 #include "vfio-qtest-util.h"
 
+#define VFIO_REGION_FLAG_MMAP   (1 << 2)    /* VFIO_REGION_INFO_FLAG_MMAP */
+
 /* A test-bed device with MSI-X, as the L1's emulation lays it out */
 typedef struct MsixDevice {
     const char *name;
@@ -167,52 +169,28 @@ static void assert_served(Guest *g, int nr, uint64_t offset,
     g_assert_cmpstr(reason, ==, expected);
 }
 
-/*
- * What the kernel reports for BAR @nr's region (x-query-vfio relays its
- * region info): may it be mapped (flag MMAP), and with the MSI-X table
- * (capability msix-mappable)?  Kernels with the series' K2 say no to the
- * table where MSI is not isolated.
- */
-static void kernel_region(Guest *g, int nr, bool *mmap, bool *msix_mappable)
-{
-    QDict *rsp = qtest_qmp(g->qts, "{ 'execute': 'x-query-vfio' }");
-    QDict *dev = qobject_to(QDict,
-                            qlist_peek(qdict_get_qlist(rsp, "return")));
-    QListEntry *e, *c;
-
-    *mmap = *msix_mappable = false;
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(dev, "regions"), e) {
-        QDict *region = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (qdict_get_int(region, "index") != nr) {
-            continue;
-        }
-        *mmap = qdict_get_int(region, "flags") & 4;     /* FLAG_MMAP */
-        QLIST_FOREACH_ENTRY(qdict_get_qlist(region, "caps"), c) {
-            QDict *cap = qobject_to(QDict, qlist_entry_obj(c));
-
-            *msix_mappable |= !strcmp(qdict_get_str(cap, "type"),
-                                      "msix-mappable");
-        }
-    }
-    qobject_unref(rsp);
-}
-
+/* Does the kernel let BAR @nr be mapped (region flag MMAP)? */
 static bool kernel_mmap(Guest *g, int nr)
 {
-    bool mmap, msix_mappable;
+    uint32_t flags;
 
-    kernel_region(g, nr, &mmap, &msix_mappable);
-    return mmap;
+    vfio_qtest_region_has_cap(g->qts, "d", nr, "msix-mappable", &flags);
+    return flags & VFIO_REGION_FLAG_MMAP;
 }
 
-/* Does the kernel let the table's page be mapped?  Checked against ours. */
+/*
+ * Does the kernel let the table's page be mapped (region flag MMAP and
+ * capability msix-mappable)?  Kernels with the series' K2 say no where
+ * MSI is not isolated.  x-query-vfio's "mappable" must agree.
+ */
 static bool kernel_msix_mappable(Guest *g)
 {
-    bool mmap, msix_mappable;
+    uint32_t flags;
     QDict *msix = vfio_qtest_msix(g->qts, "d");
+    bool msix_mappable = vfio_qtest_region_has_cap(g->qts, "d", g->d->bar,
+                                                   "msix-mappable", &flags);
+    bool mmap = flags & VFIO_REGION_FLAG_MMAP;
 
-    kernel_region(g, g->d->bar, &mmap, &msix_mappable);
     g_assert_cmpint(qdict_get_bool(msix, "mappable"), ==,
                     mmap && msix_mappable &&
                     !strstr(g->opts, "x-msix-hide-mappable=on"));

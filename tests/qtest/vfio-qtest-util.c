@@ -172,6 +172,38 @@ QDict *vfio_qtest_msix(QTestState *qts, const char *id)
     return found;
 }
 
+bool vfio_qtest_region_has_cap(QTestState *qts, const char *id, int index,
+                               const char *cap, uint32_t *flags)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
+    QListEntry *e, *r, *c;
+    bool found = false;
+
+    *flags = 0;
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
+            continue;
+        }
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(dev, "regions"), r) {
+            QDict *region = qobject_to(QDict, qlist_entry_obj(r));
+
+            if (qdict_get_int(region, "index") != index) {
+                continue;
+            }
+            *flags = qdict_get_int(region, "flags");
+            QLIST_FOREACH_ENTRY(qdict_get_qlist(region, "caps"), c) {
+                QDict *info = qobject_to(QDict, qlist_entry_obj(c));
+
+                found |= !strcmp(qdict_get_str(info, "type"), cap);
+            }
+        }
+    }
+    qobject_unref(rsp);
+    return found;
+}
+
 const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset)
 {
     QListEntry *e;

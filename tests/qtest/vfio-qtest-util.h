@@ -57,6 +57,14 @@ QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar);
 /* x-query-vfio's "msix" of device @id, NULL if it has none (unref). */
 QDict *vfio_qtest_msix(QTestState *qts, const char *id);
 
+/*
+ * The kernel's region info for region @index of device @id, as
+ * x-query-vfio relays it: its flags in *@flags, and whether its
+ * capability chain holds a capability of type @cap ("msix-mappable").
+ */
+bool vfio_qtest_region_has_cap(QTestState *qts, const char *id, int index,
+                               const char *cap, uint32_t *flags);
+
 /* The reason of the range of @bar_info that holds @offset ("direct"). */
 const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset);
 
