@@ -61,7 +61,7 @@ void vfio_direct_dma_realize(VFIOPCIDevice *vdev)
     vfio_direct_dma_next_threads = vdev->direct.dma_prefault_threads;
 }
 
-static VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer)
+VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer)
 {
     VFIODirectDma *d = bcontainer->direct_dma;
 
@@ -422,6 +422,7 @@ void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer)
     }
     g_array_free(d->want, true);
     g_array_free(d->mapped, true);
+    g_free(d->tce);
     g_free(d);
     bcontainer->direct_dma = NULL;
 }

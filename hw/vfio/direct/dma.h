@@ -2,7 +2,8 @@
  * vfio-direct: guest RAM to the IOMMU in large chunks (private header)
  *
  * The per-container state of dma.c, shared with prefault.c (the
- * prefault before a large MAP_DMA) and query.c (the report).
+ * prefault before a large MAP_DMA), tce.c (its counters) and query.c
+ * (the report).
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -28,7 +29,11 @@ struct VFIODirectDma {
     bool plan;                  /* x-dma-plan */
     uint32_t prefault_threads;  /* x-dma-prefault-threads, bounded */
     VfioDmaInfo stats;          /* counters; mappings etc. filled on query */
+    VfioTceInfo *tce;           /* tce.c's counters (sPAPR), or NULL */
 };
+
+/* dma.c: the state of @bcontainer, created on first use */
+VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer);
 
 /* prefault.c: populate the RAM behind @m with threads, if not yet */
 void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,

@@ -27,6 +27,7 @@
 #include "hw/vfio/pci.h"
 #include "hw/vfio/vfio-direct.h"
 #include "dma.h"
+#include "tce.h"
 #include "page-rule.h"
 #include "region-info.h"
 #include "trace.h"
@@ -388,6 +389,9 @@ static VfioPciDeviceInfo *vfio_direct_query_device(VFIOPCIDevice *vdev)
 
     info->msix = vfio_direct_msix_query(vdev);
     info->dma = vfio_direct_dma_query(vdev);
+    if (info->dma) {
+        info->dma->tce = vfio_direct_tce_query(vdev);
+    }
     return info;
 }
 
@@ -534,6 +538,9 @@ void hmp_info_vfio(Monitor *mon, const QDict *qdict)
         }
         if (info->dma) {
             vfio_direct_dma_hmp(mon, info->dma);
+            if (info->dma->tce) {
+                vfio_direct_tce_hmp(mon, info->dma->tce);
+            }
         }
     }
 }
