@@ -28,6 +28,7 @@
 #include "hw/vfio/vfio-direct.h"
 #include "dma.h"
 #include "tce.h"
+#include "spapr-state.h"
 #include "page-rule.h"
 #include "region-info.h"
 #include "trace.h"
@@ -391,6 +392,8 @@ static VfioPciDeviceInfo *vfio_direct_query_device(VFIOPCIDevice *vdev)
     info->dma = vfio_direct_dma_query(vdev);
     if (info->dma) {
         info->dma->tce = vfio_direct_tce_query(vdev);
+        info->dma->prereg = vfio_direct_prereg_query(vdev);
+        info->dma->ddw = vfio_direct_ddw_query(vdev);
     }
     return info;
 }
@@ -540,6 +543,12 @@ void hmp_info_vfio(Monitor *mon, const QDict *qdict)
             vfio_direct_dma_hmp(mon, info->dma);
             if (info->dma->tce) {
                 vfio_direct_tce_hmp(mon, info->dma->tce);
+            }
+            if (info->dma->prereg) {
+                vfio_direct_prereg_hmp(mon, info->dma->prereg);
+            }
+            if (info->dma->ddw) {
+                vfio_direct_ddw_hmp(mon, info->dma->ddw);
             }
         }
     }

@@ -1,0 +1,36 @@
+/*
+ * vfio-direct: per-container state of the sPAPR parts (private header)
+ *
+ * prereg.c owns it (created on first use, freed when the container is
+ * released); spapr-window.c counts its DDW refusals there; both report
+ * to query.c through the functions below.
+ *
+ * Copyright (c) 2026 The vfio-direct authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VFIO_DIRECT_SPAPR_STATE_H
+#define HW_VFIO_DIRECT_SPAPR_STATE_H
+
+#include "qapi/qapi-types-vfio-direct.h"
+#include "monitor/monitor.h"
+#include "hw/vfio/vfio-direct-spapr.h"
+
+typedef struct VFIOPCIDevice VFIOPCIDevice;
+
+typedef struct VFIODirectSpapr {
+    VfioPreregInfo prereg;      /* counters; in-use fields kept live */
+    uint64_t ddw_refused;       /* DDW creations only the host refused */
+} VFIODirectSpapr;
+
+/* prereg.c: @bcontainer's state, created when @create */
+VFIODirectSpapr *vfio_direct_spapr_state(VFIOContainerBase *bcontainer,
+                                         bool create);
+
+/* The reports of @vdev's container, NULL unless it is a sPAPR one */
+VfioPreregInfo *vfio_direct_prereg_query(VFIOPCIDevice *vdev);
+void vfio_direct_prereg_hmp(Monitor *mon, VfioPreregInfo *info);
+VfioDdwInfo *vfio_direct_ddw_query(VFIOPCIDevice *vdev);
+void vfio_direct_ddw_hmp(Monitor *mon, VfioDdwInfo *info);
+
+#endif /* HW_VFIO_DIRECT_SPAPR_STATE_H */
