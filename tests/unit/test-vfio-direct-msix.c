@@ -11,6 +11,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include <linux/vfio.h>
 #include "hw/vfio/direct/msix-plan.h"
 
 static void test_policy(void)
@@ -188,6 +189,30 @@ static void test_relocation_target(void)
     }
 }
 
+/* MSIX_MAPPABLE counts only where the region is mapped */
+static void test_mappable_answer(void)
+{
+    const uint32_t rw = VFIO_REGION_INFO_FLAG_READ |
+                        VFIO_REGION_INFO_FLAG_WRITE;
+    const char *why;
+
+    g_assert_true(vfio_direct_msix_mappable_answer(
+                      true, rw | VFIO_REGION_INFO_FLAG_MMAP, 1, &why));
+    g_assert_null(why);
+    /* No capability: a stock answer, nothing to say */
+    g_assert_false(vfio_direct_msix_mappable_answer(
+                       false, rw | VFIO_REGION_INFO_FLAG_MMAP, 1, &why));
+    g_assert_null(why);
+    /* The capability on a region without MMAP: odd, ignored, said */
+    g_assert_false(vfio_direct_msix_mappable_answer(true, rw, 0, &why));
+    g_assert_nonnull(strstr(why, "MSIX_MAPPABLE on a region it does not "
+                            "allow to mmap"));
+    /* MMAP, but every mmap was dropped as odd (or x-no-mmap): trapped */
+    g_assert_false(vfio_direct_msix_mappable_answer(
+                       true, rw | VFIO_REGION_INFO_FLAG_MMAP, 0, &why));
+    g_assert_null(why);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -197,5 +222,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/msix/carve", test_carve);
     g_test_add_func("/vfio-direct/msix/relocation-target",
                     test_relocation_target);
+    g_test_add_func("/vfio-direct/msix/mappable-answer",
+                    test_mappable_answer);
     return g_test_run();
 }

@@ -8,6 +8,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/units.h"
 #include "hw/vfio/direct/region-info.h"
 
 #define REGION_SIZE 0x4000
@@ -272,6 +273,212 @@ static void test_span_bad(void)
                     "needed, 0x10 left");
 }
 
+/* ---- a BAR's region info against what any BAR and config space allow ---- */
+
+#define PAGE 0x1000
+
+/* What the x86 test bed's kernel answers for nvme BAR0 (16 KiB, 64-bit) */
+static VFIODirectBarAnswer bar_answer(VFIODirectArea *area)
+{
+    area->offset = 0;
+    area->size = 0x4000;
+    return (VFIODirectBarAnswer) {
+        .size = 0x4000,
+        .offset = 0,
+        .flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+                 VFIO_REGION_INFO_FLAG_MMAP,
+        .mmaps = area,
+        .nr_mmaps = 1,
+        .mem64 = true,
+        .sized = 0x4000,
+    };
+}
+
+static void assert_bar(const VFIODirectBarAnswer *a,
+                       VFIODirectBarVerdict want, const char *pattern)
+{
+    char why[256] = "x";
+    VFIODirectBarVerdict got = vfio_direct_region_bar_check(a, PAGE, why,
+                                                            sizeof(why));
+
+    if (got != want || !g_pattern_match_simple(pattern, why)) {
+        g_test_message("verdict %d (want %d): \"%s\"", got, want, why);
+        g_assert_cmpint(got, ==, want);
+        g_assert_cmpstr(why, ==, pattern);
+    }
+}
+
+static void test_bar_good(void)
+{
+    VFIODirectArea area;
+    VFIODirectBarAnswer a = bar_answer(&area);
+
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+    /* A sub-page BAR: one area of its size, mapped as its page */
+    a.size = a.sized = area.size = 0x100;
+    a.mem64 = false;
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+    /* An I/O BAR without MMAP; config space unknown (0) */
+    a = bar_answer(&area);
+    a.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    a.nr_mmaps = 0;
+    a.ioport = true;
+    a.mem64 = false;
+    a.size = 0x20;
+    a.sized = 0;
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+    /* A huge 64-bit BAR that config space agrees with */
+    a = bar_answer(&area);
+    a.size = a.sized = area.size = 1ULL << 40;
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+}
+
+static void test_bar_zero_size(void)
+{
+    VFIODirectArea area;
+    VFIODirectBarAnswer a = bar_answer(&area);
+
+    a.size = 0;
+    assert_bar(&a, VFIO_DIRECT_BAR_ABSENT, "the kernel reports a region of "
+               "0 bytes with flags 0x7; taken as no BAR");
+    /* What a kernel reports for an unimplemented BAR: nothing to say */
+    a.flags = 0;
+    assert_bar(&a, VFIO_DIRECT_BAR_ABSENT, "");
+}
+
+static void test_bar_bad_size(void)
+{
+    VFIODirectArea area;
+    VFIODirectBarAnswer a = bar_answer(&area);
+
+    a.size = area.size = a.sized = 0x3000;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "the kernel reports a region of "
+               "0x3000 bytes, which a 64-bit BAR cannot have (a power of "
+               "two from 0x10 to 0x8000000000000000)");
+    /* Too small for a memory BAR, too large for a 32-bit one or I/O */
+    a.size = area.size = a.sized = 8;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "*0x8 bytes, which a 64-bit*");
+    a.mem64 = false;
+    a.size = area.size = a.sized = 4 * GiB;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "*which a 32-bit BAR cannot "
+               "have (a power of two from 0x10 to 0x80000000)");
+    a.ioport = true;
+    a.size = a.sized = 128 * KiB;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "*which an I/O BAR cannot*");
+    /* Beyond what any BAR can be */
+    a = bar_answer(&area);
+    a.size = a.sized = 0;
+    a.size = UINT64_MAX;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "*0xffffffffffffffff bytes*");
+}
+
+static void test_bar_offset_overflow(void)
+{
+    VFIODirectArea area;
+    VFIODirectBarAnswer a = bar_answer(&area);
+
+    a.offset = UINT64_MAX - 0x1000;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "the kernel reports a region of "
+               "0x4000 bytes at fd offset 0xffffffffffffefff, past the "
+               "largest file offset");
+    a.offset = (1ULL << 63) - 0x1000;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "*past the largest file offset");
+    /* Ends exactly at the largest off_t, and vfio-pci's BAR 5 at 5 << 40 */
+    a.offset = (1ULL << 63) - 0x4000;
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+    a.offset = 5ULL << 40;
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+}
+
+static void test_bar_config_disagrees(void)
+{
+    VFIODirectArea area;
+    VFIODirectBarAnswer a = bar_answer(&area);
+
+    /* Larger than the BAR the device decodes */
+    a.sized = 0x1000;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "the kernel reports a region of "
+               "0x4000 bytes, but config space sizes the BAR at 0x1000");
+    a.sized = 0x10000;
+    assert_bar(&a, VFIO_DIRECT_BAR_REFUSED, "*sizes the BAR at 0x10000");
+}
+
+static void test_bar_mmap_odd(void)
+{
+    VFIODirectArea areas[2];
+    VFIODirectBarAnswer a = bar_answer(areas);
+    RegionInfoBuf b;
+
+    /* MMAP without READ or WRITE: would be a PROT_NONE or read-only map */
+    a.flags = VFIO_REGION_INFO_FLAG_MMAP;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "the kernel allows mmap but not "
+               "both read and write (flags 0x4)");
+    a.flags |= VFIO_REGION_INFO_FLAG_READ;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "*(flags 0x5)");
+    /* On an I/O BAR */
+    a = bar_answer(areas);
+    a.ioport = true;
+    a.mem64 = false;
+    a.size = a.sized = areas[0].size = 0x20;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "the kernel allows mmap of an "
+               "I/O BAR");
+    /* Areas outside, empty, off host pages, overlapping */
+    a = bar_answer(areas);
+    areas[0].offset = 0x3000;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "mmap area 0 (0x4000 bytes at "
+               "0x3000) is empty or outside the region of 0x4000 bytes");
+    areas[0].size = 0;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "*empty or outside*");
+    areas[0].offset = 0x800;
+    areas[0].size = 0x1000;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "mmap area 0 (0x1000 bytes at "
+               "0x800) is not on host pages of 0x1000 bytes");
+    areas[0].offset = 0;
+    areas[0].size = 0x1800;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "*not on host pages*");
+    a.nr_mmaps = 2;
+    areas[0].size = 0x2000;
+    areas[1].offset = 0x1000;
+    areas[1].size = 0x3000;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "mmap area 1 at 0x1000 overlaps "
+               "or precedes the area before it");
+    /* Two areas around a carved-out table page are fine */
+    areas[1].offset = 0x3000;
+    areas[1].size = 0x1000;
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+    /* A chain that loops: none of its areas are used */
+    info_new(&b, sizeof(b));
+    cap_at(&b, FIRST_CAP, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, FIRST_CAP);
+    a.info = &b.info;
+    assert_bar(&a, VFIO_DIRECT_BAR_NO_MMAP, "the kernel's capability chain "
+               "is broken: capability at 0x40: points back*(a loop)");
+    /* Without MMAP nothing is mapped, so the chain and areas do not count */
+    a.flags &= ~VFIO_REGION_INFO_FLAG_MMAP;
+    assert_bar(&a, VFIO_DIRECT_BAR_OK, "");
+}
+
+static void test_bar_sized(void)
+{
+    /* 16 KiB 64-bit, 256 B 32-bit, 32 B I/O with 16-bit decode */
+    g_assert_cmphex(vfio_direct_region_bar_sized(0xffffc004, 0xffffffff,
+                                                 false, true), ==, 0x4000);
+    g_assert_cmphex(vfio_direct_region_bar_sized(0xffffff00, 0, false,
+                                                 false), ==, 0x100);
+    g_assert_cmphex(vfio_direct_region_bar_sized(0x0000ffe1, 0, true,
+                                                 false), ==, 0x20);
+    g_assert_cmphex(vfio_direct_region_bar_sized(0xffffffe1, 0, true,
+                                                 false), ==, 0x20);
+    /* 8 GiB 64-bit: the low register has no address bits */
+    g_assert_cmphex(vfio_direct_region_bar_sized(0x0000000c, 0xfffffffe,
+                                                 false, true), ==,
+                    8 * GiB);
+    /* Unimplemented */
+    g_assert_cmphex(vfio_direct_region_bar_sized(0, 0, false, false), ==, 0);
+    g_assert_cmphex(vfio_direct_region_bar_sized(0, 0, false, true), ==, 0);
+    g_assert_cmphex(vfio_direct_region_bar_sized(0x1, 0, true, false), ==,
+                    0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -286,5 +493,17 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/region-info/span", test_span);
     g_test_add_func("/vfio-direct/region-info/span-absent", test_span_absent);
     g_test_add_func("/vfio-direct/region-info/span-bad", test_span_bad);
+    g_test_add_func("/vfio-direct/region-info/bar-good", test_bar_good);
+    g_test_add_func("/vfio-direct/region-info/bar-zero-size",
+                    test_bar_zero_size);
+    g_test_add_func("/vfio-direct/region-info/bar-bad-size",
+                    test_bar_bad_size);
+    g_test_add_func("/vfio-direct/region-info/bar-offset-overflow",
+                    test_bar_offset_overflow);
+    g_test_add_func("/vfio-direct/region-info/bar-config-disagrees",
+                    test_bar_config_disagrees);
+    g_test_add_func("/vfio-direct/region-info/bar-mmap-odd",
+                    test_bar_mmap_odd);
+    g_test_add_func("/vfio-direct/region-info/bar-sized", test_bar_sized);
     return g_test_run();
 }

@@ -9,6 +9,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <linux/vfio.h>
 #include "qemu/units.h"
 #include "hw/pci/pci_regs.h"
 #include "msix-plan.h"
@@ -119,4 +120,20 @@ int vfio_direct_msix_relocation_target(const VFIODirectMsixSlot *slots,
         }
     }
     return best;
+}
+
+bool vfio_direct_msix_mappable_answer(bool cap, uint32_t flags,
+                                      unsigned nr_mmaps,
+                                      const char **why)
+{
+    *why = NULL;
+    if (!cap) {
+        return false;
+    }
+    if (!(flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+        *why = "the kernel reports MSIX_MAPPABLE on a region it does not "
+               "allow to mmap; the table's pages stay trapped";
+        return false;
+    }
+    return nr_mmaps > 0;
 }

@@ -74,4 +74,15 @@ typedef struct VFIODirectMsixSlot {
 int vfio_direct_msix_relocation_target(const VFIODirectMsixSlot *slots,
                                        bool *new_bar);
 
+/*
+ * Does the kernel let the table's BAR be mapped whole?  Only if it says
+ * so (@cap: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE) on a region it lets us
+ * map (@flags has MMAP) and that we do map (@nr_mmaps: the areas left
+ * after every check).  A capability on a region without MMAP is odd:
+ * false, with *@why saying so for the user; else *@why is NULL.
+ */
+bool vfio_direct_msix_mappable_answer(bool cap, uint32_t flags,
+                                      unsigned nr_mmaps,
+                                      const char **why);
+
 #endif /* HW_VFIO_DIRECT_MSIX_PLAN_H */
