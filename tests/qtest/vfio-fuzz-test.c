@@ -1,8 +1,10 @@
 /*
  * QTest fuzzer for vfio-direct's BAR mapping
  *
- * Runs in the x86 test bed against real kernel vfio-pci.  Each seed picks
- * the devices and their x-bar-page-align values, then a fixed list of
+ * Runs in the test bed against real kernel vfio-pci: q35 in the x86 L1,
+ * pseries in the pseries L1s (64 KiB pages) and in the x86 one.  Each seed
+ * picks the devices, their x-bar-page-align values and the MSI-X device's
+ * x-msix-relocation (off or auto), then a fixed list of
  * random operations: BAR writes (low and high halves, sizing writes), the
  * command register, the ROM BAR, MMIO reads and writes in and around the
  * BARs, and system_reset.  The operations do not depend on what QEMU
@@ -12,7 +14,8 @@
  * space ("info mtree -f") and from config space as the guest reads it,
  * never from x-query-vfio:
  * - no ram-device section of a BAR overlaps another BAR (of any device,
- *   the ROM BAR included) or an MSI-X table as the guest programmed them;
+ *   the ROM BAR included) or, where QEMU emulates it (q35), an MSI-X
+ *   table, as the guest programmed them;
  * - no ram-device section exists for a BAR that is not mapped, or reaches
  *   out of the host pages of its BAR as the guest sized it;
  * - no host page is direct for a BAR whose page the kernel did not grant
@@ -36,8 +39,16 @@
  * the first failure ends the shortest failing prefix, which is printed
  * with the seed and confirmed by running one operation less.
  *
+ * Writes never reach the host device's own MSI-X table or PBA (their
+ * bytes in the host BARs, from the MSI-X capability in the L1's sysfs
+ * config): with relocation, or on pseries where the table is not
+ * emulated, those pages are direct, and a random table entry is a random
+ * MSI the L0's emulated device would send.  Reads go anywhere.
+ *
  * VFIO_FUZZ_SEEDS=LIST (comma-separated seeds or FIRST-LAST ranges) and
- * VFIO_FUZZ_OPS=N (operations per seed) run longer than the default.
+ * VFIO_FUZZ_OPS=N (operations per seed) run longer or shorter than the
+ * default (4 x 25,000 on q35, 2 x 2,000 on pseries, where every config
+ * access is an RTAS call).
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -47,25 +58,33 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "libqtest.h"
-#include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/cutils.h"
 #include "qemu/range.h"
 #include "vfio-qtest-util.h"
 
-/* Where BARs go: two windows in q35's 32-bit and 64-bit PCI holes */
-#define WINDOW              0xc0000000ULL
-#define WINDOW64            0x100000000ULL
-#define WINDOW_PAGES        8       /* where BARs collide */
-#define WINDOW_SPAN         0x100000
+/*
+ * Where BARs go, in bus addresses: a window in the 32-bit PCI hole (q35)
+ * or the PHB's 32-bit window (pseries, bus 2-4 GiB), and one in the
+ * 64-bit hole or window (the pseries PHB 0's is at the same bus and CPU
+ * address).  WINDOW_PAGES host pages at the start of each are where BARs
+ * collide; window_span() is room for the firmware-like layout above them.
+ */
+#define WINDOW              VFIO_QTEST_WINDOW
+#define WINDOW64_Q35        0x100000000ULL
+#define WINDOW64_PSERIES    0x210000000000ULL
+#define WINDOW_PAGES        8
 #define FIRST_SLOT          4
 #define NR_BARS             7       /* BARs 0-5 and the ROM */
 #define ROM                 6
 #define FLAT_CHECK_PERIOD   128     /* on average, between flat checks */
 
-/* The default budget: at least 100,000 operations in all */
+/* The default budget: at least 100,000 operations in all on q35 */
 static const int default_seeds[] = { 1, 2, 3, 4 };
 #define DEFAULT_OPS         25000
+/* pseries: config accesses are RTAS calls, one round trip each */
+static const int default_seeds_pseries[] = { 1, 2 };
+#define DEFAULT_OPS_PSERIES 2000
 
 /* A test-bed device and what the fuzzer may do with it. */
 typedef struct FuzzDevice {
@@ -133,18 +152,25 @@ typedef struct GuestDev {
     const char *bdf;
     QPCIDevice *pci;
     const char *align;          /* x-bar-page-align */
+    const char *relocation;     /* x-msix-relocation */
     uint16_t command;
     GuestBar bars[NR_BARS];
     int msix_bar;               /* -1: no MSI-X */
     uint32_t stable;            /* its stable register, read via sysfs */
     bool stable_known;
     uint64_t msix_offset, msix_size;
+    /* The host device's MSI-X table [0] and PBA [1], from sysfs */
+    struct {
+        int bar;                /* -1: none */
+        uint64_t offset, size;
+    } host_msix[2];
 } GuestDev;
 
 typedef struct Fuzz {
     int seed;
     QTestState *qts;
     QPCIBus *bus;
+    QGuestAllocator alloc;
     GuestDev devs[NR_FUZZ_DEVICES];
     int ndevs;
     char *rom;                  /* ROM file of one device, or NULL */
@@ -159,7 +185,7 @@ typedef struct Fuzz {
         int at;                 /* the operation running, -1: start-up */
         int failed_at;          /* the operation that failed, or -2 */
         int checked;            /* the last op after a passing flat check */
-        uint64_t flat_checks, data_checks, batches;
+        uint64_t flat_checks, data_checks, batches, writes;
         int64_t flat_us;
         char failure[512];
     } *shared;
@@ -176,6 +202,47 @@ typedef struct Expect {
 static uint64_t page_size(void)
 {
     return qemu_real_host_page_size();
+}
+
+static bool is_pseries(void)
+{
+    return !strcmp(qtest_get_arch(), "ppc64");
+}
+
+/* QEMU emulates MSI-X tables on q35, not on pseries (x-msix-emulation) */
+static bool msix_emulated(void)
+{
+    return !is_pseries();
+}
+
+static uint64_t window64(void)
+{
+    return is_pseries() ? WINDOW64_PSERIES : WINDOW64_Q35;
+}
+
+/* Room for the layout: e1000e's two 128 KiB BARs, the others a page each */
+static uint64_t window_span(void)
+{
+    return MAX(0x100000, 32 * page_size());
+}
+
+/* Where the CPU reaches bus address @addr (pseries: the 32-bit window) */
+static uint64_t bus_to_cpu(uint64_t addr)
+{
+    if (addr >= 0x80000000 && addr <= UINT32_MAX) {
+        return vfio_qtest_cpu_address(addr);
+    }
+    return addr;
+}
+
+static uint64_t cpu_to_bus(uint64_t addr)
+{
+    uint64_t base = vfio_qtest_cpu_address(0x80000000);
+
+    if (base != 0x80000000 && addr >= base && addr - base < 0x80000000) {
+        return addr - base + 0x80000000;
+    }
+    return addr;
 }
 
 /* ---- operations: generated from the seed alone ---- */
@@ -217,12 +284,16 @@ static void fuzz_plan(Fuzz *f, int nops)
 
 /*
  * The devices of a seed: the four with sub-page BARs always, one of those
- * with MSI-X, each with its own x-bar-page-align, and a ROM for one.
+ * with MSI-X, each with its own x-bar-page-align, the one with MSI-X with
+ * its table in place or relocated by "auto" (a new BAR, which the fuzzer
+ * sizes and places like the others; on pseries, where nothing is
+ * emulated, "auto" moves nothing), and a ROM for one.
  */
 static bool fuzz_pick_devices(Fuzz *f)
 {
     g_autoptr(GRand) rand = g_rand_new_with_seed(f->seed ^ 0x5eed);
     static const char *const aligns[] = { "on", "off", "auto" };
+    static const char *const relocations[] = { "off", "auto" };
     int msix = 4 + g_rand_int_range(rand, 0, 3);
 
     f->ndevs = 0;
@@ -240,6 +311,9 @@ static bool fuzz_pick_devices(Fuzz *f)
             return vfio_qtest_require(names);
         }
         d->align = aligns[g_rand_int_range(rand, 0, ARRAY_SIZE(aligns))];
+        d->relocation = i == msix ?
+            relocations[g_rand_int_range(rand, 0, ARRAY_SIZE(relocations))] :
+            "off";
         f->ndevs++;
     }
     return true;
@@ -249,19 +323,21 @@ static void fuzz_start(Fuzz *f)
 {
     g_autoptr(GRand) rand = g_rand_new_with_seed(f->seed ^ 0x50f);
     int rom_dev = g_rand_int_range(rand, 0, f->ndevs);
-    g_autoptr(GString) args = g_string_new("-M q35 -m 64M -nodefaults");
+    g_autoptr(GString) args = g_string_new(vfio_qtest_machine()->options);
 
+    g_string_append(args, " -nodefaults");
     for (int i = 0; i < f->ndevs; i++) {
         g_string_append_printf(args, " -device vfio-pci,host=%s,id=d%d,"
-                               "addr=%02x.0,x-bar-page-align=%s",
+                               "addr=%02x.0,x-bar-page-align=%s,"
+                               "x-msix-relocation=%s",
                                f->devs[i].bdf, i, FIRST_SLOT + i,
-                               f->devs[i].align);
+                               f->devs[i].align, f->devs[i].relocation);
         if (i == rom_dev) {
             g_string_append_printf(args, ",romfile=%s", f->rom);
         }
     }
     f->qts = qtest_init(args->str);
-    f->bus = qpci_new_pc(f->qts, NULL);
+    f->bus = vfio_qtest_pci_bus(f->qts, &f->alloc);
     for (int i = 0; i < f->ndevs; i++) {
         f->devs[i].pci = qpci_device_find(f->bus,
                                           QPCI_DEVFN(FIRST_SLOT + i, 0));
@@ -278,7 +354,7 @@ static void fuzz_stop(Fuzz *f)
     for (int i = 0; i < f->ndevs; i++) {
         g_free(f->devs[i].pci);
     }
-    qpci_free_pc(f->bus);
+    vfio_qtest_pci_bus_free(f->bus, &f->alloc);
     qtest_quit(f->qts);
     g_string_free(f->batch, true);
     g_array_free(f->expects, true);
@@ -307,6 +383,45 @@ static void read_config(GuestDev *d)
     for (int bar = 0; bar < NR_BARS; bar++) {
         if (d->bars[bar].mem) {
             read_bar(d, bar);
+        }
+    }
+}
+
+/*
+ * The host device's MSI-X table and PBA, from its config space as the L1
+ * kernel shows it in sysfs (not as QEMU shows it to the guest: relocation
+ * moves them there).
+ */
+static void probe_host_msix(GuestDev *d)
+{
+    g_autofree char *path =
+        g_strdup_printf("/sys/bus/pci/devices/%s/config", d->bdf);
+    g_autofree uint8_t *cfg = NULL;
+    gsize len = 0;
+    unsigned pos, hops;
+
+    d->host_msix[0].bar = d->host_msix[1].bar = -1;
+    g_assert_true(g_file_get_contents(path, (char **)&cfg, &len, NULL));
+    g_assert_cmpuint(len, >=, PCI_STD_HEADER_SIZEOF);
+    if (!(lduw_le_p(cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST)) {
+        return;
+    }
+    for (pos = cfg[PCI_CAPABILITY_LIST] & ~3, hops = 0;
+         pos && pos + PCI_CAP_MSIX_SIZEOF <= len && hops < 48;
+         pos = cfg[pos + PCI_CAP_LIST_NEXT] & ~3, hops++) {
+        if (cfg[pos] == PCI_CAP_ID_MSIX) {
+            unsigned entries = (lduw_le_p(cfg + pos + PCI_MSIX_FLAGS) &
+                                PCI_MSIX_FLAGS_QSIZE) + 1;
+            uint32_t table = ldl_le_p(cfg + pos + PCI_MSIX_TABLE);
+            uint32_t pba = ldl_le_p(cfg + pos + PCI_MSIX_PBA);
+
+            d->host_msix[0].bar = table & PCI_MSIX_TABLE_BIR;
+            d->host_msix[0].offset = table & PCI_MSIX_TABLE_OFFSET;
+            d->host_msix[0].size = entries * PCI_MSIX_ENTRY_SIZE;
+            d->host_msix[1].bar = pba & PCI_MSIX_PBA_BIR;
+            d->host_msix[1].offset = pba & PCI_MSIX_PBA_OFFSET;
+            d->host_msix[1].size = DIV_ROUND_UP(entries, 64) * 8;
+            return;
         }
     }
 }
@@ -377,6 +492,7 @@ static void probe_device(GuestDev *d)
         d->msix_size = ((flags & PCI_MSIX_FLAGS_QSIZE) + 1) *
                        PCI_MSIX_ENTRY_SIZE;
     }
+    probe_host_msix(d);
 }
 
 /* The bus address where BAR @bar decodes, as the PCI core rules it. */
@@ -403,8 +519,8 @@ static bool bar_mapped(GuestDev *d, int bar, uint64_t *addr)
 /* Is [@addr, @addr + @len) inside one of the windows we place BARs in? */
 static bool in_window(uint64_t addr, uint64_t len)
 {
-    return (addr >= WINDOW && addr + len <= WINDOW + WINDOW_SPAN) ||
-           (addr >= WINDOW64 && addr + len <= WINDOW64 + WINDOW_SPAN);
+    return (addr >= WINDOW && addr + len <= WINDOW + window_span()) ||
+           (addr >= window64() && addr + len <= window64() + window_span());
 }
 
 /* Does a mapped BAR other than @dev's @bar overlap [@addr, @addr+@len)? */
@@ -474,7 +590,8 @@ static void check_hidden(Fuzz *f, const VFIOQtestSection *s,
                      o->fd->name, a);
             }
         }
-        if (o->msix_bar >= 0 && bar_mapped(o, o->msix_bar, &a) &&
+        if (msix_emulated() && o->msix_bar >= 0 &&
+            bar_mapped(o, o->msix_bar, &a) &&
             ranges_overlap(a + o->msix_offset, o->msix_size, first,
                            last - first + 1)) {
             fail(f, "%s at 0x%" PRIx64 "-0x%" PRIx64 " covers the MSI-X "
@@ -523,7 +640,7 @@ static void check_section(Fuzz *f, const VFIOQtestSection *s)
         check_hidden(f, s, MAX(s->start, addr + d->bars[bar].size),
                      s->end);
     }
-    if (d->msix_bar == bar &&
+    if (msix_emulated() && d->msix_bar == bar &&
         ranges_overlap(addr + d->msix_offset, d->msix_size, s->start, len)) {
         fail(f, "%s at 0x%" PRIx64 "-0x%" PRIx64 " covers the MSI-X table "
              "of %s", s->name, s->start, s->end, d->fd->name);
@@ -536,10 +653,13 @@ static void check_flat_view(Fuzz *f)
     GArray *view = vfio_qtest_flat_view(f->qts);
 
     for (guint i = 0; i < view->len; i++) {
-        VFIOQtestSection *s = &g_array_index(view, VFIOQtestSection, i);
+        VFIOQtestSection s = g_array_index(view, VFIOQtestSection, i);
 
-        if (!strcmp(s->type, "ramd")) {
-            check_section(f, s);
+        /* In bus addresses, as the model has BARs (the same on q35) */
+        if (!strcmp(s.type, "ramd")) {
+            s.start = cpu_to_bus(s.start);
+            s.end = cpu_to_bus(s.end);
+            check_section(f, &s);
         }
     }
     vfio_qtest_flat_view_free(view);
@@ -605,6 +725,32 @@ static uint32_t config_address(GuestDev *d, uint32_t reg)
     return 0x80000000 | d->pci->devfn << 8 | (reg & ~3);
 }
 
+static void batch_run(Fuzz *f);
+
+/*
+ * pseries: config accesses are RTAS calls through libqos, each a few
+ * round trips, after what the batch holds so far.
+ */
+static void config_rtas(Fuzz *f, int op, GuestDev *d, uint32_t reg,
+                        unsigned len, uint32_t val, uint32_t want)
+{
+    uint32_t got;
+
+    batch_run(f);
+    f->shared->at = op;
+    if (len == 2) {
+        qpci_config_writew(d->pci, reg, val);
+        got = qpci_config_readw(d->pci, reg);
+    } else {
+        qpci_config_writel(d->pci, reg, val);
+        got = qpci_config_readl(d->pci, reg);
+    }
+    if (got != want) {
+        fail(f, "%s config 0x%x reads 0x%x, the guest wrote for 0x%x",
+             d->fd->name, reg, got, want);
+    }
+}
+
 /* A config write of @len bytes, then a read-back that must give @want. */
 static void batch_config(Fuzz *f, int op, GuestDev *d, uint32_t reg,
                          unsigned len, uint32_t val, uint32_t want)
@@ -615,6 +761,10 @@ static void batch_config(Fuzz *f, int op, GuestDev *d, uint32_t reg,
         .kind = EXPECT_CONFIG, .dev = d - f->devs, .reg = reg, .want = want,
     };
 
+    if (is_pseries()) {
+        config_rtas(f, op, d, reg, len, val, want);
+        return;
+    }
     batch_add(f, op, NULL, "outl 0xcf8 0x%x", config_address(d, reg));
     batch_add(f, op, NULL, "%s 0x%x 0x%x", out, 0xcfc + (reg & 3), val);
     batch_add(f, op, NULL, "outl 0xcf8 0x%x", config_address(d, reg));
@@ -657,6 +807,8 @@ static void batch_run(Fuzz *f)
             fail(f, "%s config 0x%x reads 0x%" PRIx64 ", the guest wrote "
                  "for 0x%x", d->fd->name, e->reg, got, e->want);
         } else if (e->kind == EXPECT_STABLE && d->stable_known) {
+            /* qtest reads in the target's byte order; registers are LE */
+            got = qtest_big_endian(f->qts) ? bswap32(got) : got;
             f->shared->data_checks++;
             if (got != d->stable) {
                 fail(f, "%s BAR %d reads 0x%08" PRIx64 " at 0x%x, the device "
@@ -683,17 +835,44 @@ static void op_stable_read(Fuzz *f, int op, GuestDev *d)
         other_bar_overlaps(f, d - f->devs, bar, addr + d->fd->stable_reg, 4)) {
         return;
     }
-    batch_add(f, op, &e, "readl 0x%" PRIx64, addr + d->fd->stable_reg);
+    batch_add(f, op, &e, "readl 0x%" PRIx64,
+              bus_to_cpu(addr + d->fd->stable_reg));
+}
+
+/*
+ * Does [@addr, @addr + @len) meet the host MSI-X table or PBA of @d, in
+ * the host BAR that holds it, wherever the guest placed that BAR?
+ */
+static bool meets_host_msix(GuestDev *d, uint64_t addr, unsigned len)
+{
+    for (int i = 0; i < ARRAY_SIZE(d->host_msix); i++) {
+        uint64_t a;
+
+        if (d->host_msix[i].bar >= 0 &&
+            bar_mapped(d, d->host_msix[i].bar, &a) &&
+            ranges_overlap(a + d->host_msix[i].offset, d->host_msix[i].size,
+                           addr, len)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /*
  * May a write of @len bytes at @addr go ahead?  Only inside our windows,
- * and only on registers known to be harmless where it meets a BAR.
+ * never on a host device's MSI-X table or PBA (direct with relocation,
+ * and on pseries), and only on registers known to be harmless where it
+ * meets a BAR; QEMU's emulated table (q35) is fair game.
  */
 static bool write_is_safe(Fuzz *f, uint64_t addr, unsigned len)
 {
     if (!in_window(addr, len)) {
         return false;
+    }
+    for (int i = 0; i < f->ndevs; i++) {
+        if (meets_host_msix(&f->devs[i], addr, len)) {
+            return false;
+        }
     }
     for (int i = 0; i < f->ndevs; i++) {
         GuestDev *d = &f->devs[i];
@@ -705,7 +884,7 @@ static bool write_is_safe(Fuzz *f, uint64_t addr, unsigned len)
                 !ranges_overlap(a, d->bars[n].real_size, addr, len)) {
                 continue;
             }
-            if (n == d->msix_bar &&
+            if (msix_emulated() && n == d->msix_bar &&
                 addr >= a + d->msix_offset &&
                 addr + len <= a + d->msix_offset + d->msix_size) {
                 continue;       /* the emulated table */
@@ -755,12 +934,14 @@ static void op_mmio(Fuzz *f, int i, GuestDev *d)
         return;
     }
     if (op->kind == OP_MMIO_WRITE && write_is_safe(f, addr, len)) {
+        f->shared->writes++;
         batch_add(f, i, NULL, "write%c 0x%" PRIx64 " 0x%" PRIx64,
-                  sizes[op->r2 % 4], addr,
+                  sizes[op->r2 % 4], bus_to_cpu(addr),
                   ((uint64_t)op->r3 << 32 | op->r2) &
                   (uint64_t)MAKE_64BIT_MASK(0, len * 8));
     } else {
-        batch_add(f, i, NULL, "read%c 0x%" PRIx64, sizes[op->r2 % 4], addr);
+        batch_add(f, i, NULL, "read%c 0x%" PRIx64, sizes[op->r2 % 4],
+                  bus_to_cpu(addr));
     }
 }
 
@@ -797,7 +978,7 @@ static void op_config(Fuzz *f, int i, GuestDev *d)
         }
         b = &d->bars[bar];
         /* Mostly below 4 GiB or at WINDOW64, sometimes anywhere */
-        val = op->r2 % 8 < 4 ? 0 : op->r2 % 8 < 7 ? WINDOW64 >> 32 : op->r3;
+        val = op->r2 % 8 < 4 ? 0 : op->r2 % 8 < 7 ? window64() >> 32 : op->r3;
         b->high = val & (uint32_t)(~(b->size - 1) >> 32);
         batch_config(f, i, d, bar_reg(bar) + 4, 4, val, b->high);
         break;
@@ -849,7 +1030,7 @@ static void fuzz_layout(Fuzz *f)
         d->command |= PCI_COMMAND_MEMORY;
         batch_config(f, -1, d, PCI_COMMAND, 2, d->command, d->command);
     }
-    g_assert_cmpuint(next, <=, WINDOW + WINDOW_SPAN);
+    g_assert_cmpuint(next, <=, WINDOW + window_span());
     batch_run(f);
 }
 
@@ -955,7 +1136,7 @@ static int fuzz_ops(void)
 {
     const char *env = g_getenv("VFIO_FUZZ_OPS");
 
-    return env ? atoi(env) : DEFAULT_OPS;
+    return env ? atoi(env) : is_pseries() ? DEFAULT_OPS_PSERIES : DEFAULT_OPS;
 }
 
 /* The last operations of a failing prefix of @len, to read. */
@@ -1032,11 +1213,15 @@ static void test_fuzz(const void *opaque)
         g_test_message("seed %d: operation %d failed: %s", f.seed, at, msg);
         fuzz_minimise(&f, MIN(at, nops - 1), f.shared->checked, msg);
     } else {
-        g_test_message("seed %d: %d operations in %" PRIu64 " batches, %"
-                       PRIu64 " flat-view checks (%.1f s) and %" PRIu64
-                       " data checks, %.1f s", f.seed, nops,
-                       f.shared->batches, f.shared->flat_checks,
-                       f.shared->flat_us / 1e6, f.shared->data_checks,
+        g_test_message("seed %d (%s, MSI-X device %s x-msix-relocation=%s):"
+                       " %d operations (%" PRIu64 " MMIO writes) in %" PRIu64
+                       " batches, %" PRIu64 " flat-view checks (%.1f s) and %"
+                       PRIu64 " data checks, %.1f s", f.seed, qtest_get_arch(),
+                       f.devs[f.ndevs - 1].fd->name,
+                       f.devs[f.ndevs - 1].relocation, nops,
+                       f.shared->writes, f.shared->batches,
+                       f.shared->flat_checks, f.shared->flat_us / 1e6,
+                       f.shared->data_checks,
                        (g_get_monotonic_time() - start) / 1e6);
     }
     unlink(f.rom);
@@ -1052,6 +1237,11 @@ static GArray *fuzz_seeds(void)
     GArray *seeds = g_array_new(false, false, sizeof(int));
     g_auto(GStrv) items = NULL;
 
+    if (!env && is_pseries()) {
+        g_array_append_vals(seeds, default_seeds_pseries,
+                            ARRAY_SIZE(default_seeds_pseries));
+        return seeds;
+    }
     if (!env) {
         g_array_append_vals(seeds, default_seeds, ARRAY_SIZE(default_seeds));
         return seeds;
@@ -1081,8 +1271,8 @@ int main(int argc, char **argv)
     g_autoptr(GArray) seeds = NULL;
 
     g_test_init(&argc, &argv, NULL);
-    if (strcmp(qtest_get_arch(), "x86_64")) {
-        g_test_message("the fuzzer knows only q35 (x86_64)");
+    if (!vfio_qtest_machine()) {
+        g_test_message("the fuzzer knows q35 (x86_64) and pseries (ppc64)");
         return g_test_run();
     }
     seeds = fuzz_seeds();
