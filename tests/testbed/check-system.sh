@@ -39,7 +39,7 @@ for arch in x86_64 ppc64; do
         die "$build/qemu-system-$arch is missing; run make first"
 done
 # The vfio qtests that also know the pseries machine.
-ppc64_qtests="vfio-subpage-test vfio-msix-test"
+ppc64_qtests="vfio-subpage-test vfio-msix-test vfio-spapr-test"
 # vfio-subpage-test's cases that need sdhci BAR0's host page mapped.
 sdhci_maps='/(neighbour|padding|rom-bar|intx-padding|sdhci/(aligned|unaligned|page-align|move-toggle-reset))$'
 # Upstream qtests run in the pseries L1s too, with the ppc64le build.
