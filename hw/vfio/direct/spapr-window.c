@@ -106,7 +106,10 @@ bool vfio_direct_ddw_page_ok(uint64_t phb_pgsizes, AddressSpace *as,
     }
     trace_vfio_direct_ddw_refused(page, offered);
     for (i = 0; i < n; i++) {
-        vfio_direct_spapr_state(bc[i], true)->ddw_refused++;
+        /* Only sPAPR containers report it (and free it on release) */
+        if (object_dynamic_cast(OBJECT(bc[i]), TYPE_VFIO_IOMMU_SPAPR)) {
+            vfio_direct_spapr_state(bc[i], true)->ddw_refused++;
+        }
     }
     return false;
 }
