@@ -21,9 +21,11 @@
 #
 # DIR (default build-ppc64le) gets DIR/qemu, configured by QEMU's configure
 # with --cross-prefix (which writes the meson cross file config-meson.cross)
-# and DIR/qemu-system-ppc64, and DIR/tce-guest.elf from
-# tests/testbed/tce-guest.S.  DIR/configured-HASH records what it was
-# configured from; an unchanged hash skips the step.
+# and DIR/qemu-system-ppc64, DIR/tce-guest.elf from
+# tests/testbed/tce-guest.S, and DIR/tce-runs-guest.elf and
+# DIR/tce-bench-guest.elf from tests/testbed/tce-runs-guest.c.
+# DIR/configured-HASH records what it was configured from; an unchanged
+# hash skips the step.
 set -euo pipefail
 . "$(dirname "$0")/../tests/testbed/lib.sh"
 . "$(dirname "$0")/../tests/testbed/apt-private.sh"
@@ -157,6 +159,27 @@ if [ ! -e "$tce" ] || [ "$tce_src" -nt "$tce" ]; then
     fi
     rm -f "$tce.o"
 fi
+
+# The no-OS guest of check-pseries.py --tce-runs-guest, and its bench
+# build for tests/bench/run-tce.sh (tests/testbed/tce-runs-guest.c).
+runs_src=$srcdir/tests/testbed/tce-runs-guest.c
+for variant in tce-runs-guest tce-bench-guest; do
+    elf=$builddir/$variant.elf
+    [ -e "$elf" ] && [ ! "$runs_src" -nt "$elf" ] &&
+        [ ! "$srcdir/tests/testbed/tce-runs-guest.ld" -nt "$elf" ] && continue
+    define=
+    [ "$variant" = tce-bench-guest ] && define=-DBENCH
+    if ! "$CROSS_CC" -mbig-endian -mabi=elfv2 -mcpu=power8 -O2 \
+            -ffreestanding -fno-builtin -fno-pic -mcmodel=medium \
+            -mno-altivec -mno-vsx -msoft-float -fno-stack-protector \
+            -fno-asynchronous-unwind-tables -Wall -Werror -nostdlib \
+            $define -c "$runs_src" -o "$elf.o" ||
+       ! "$TRIPLET-ld" -EB -m elf64ppc -N --no-warn-rwx-segments \
+            -T "$srcdir/tests/testbed/tce-runs-guest.ld" "$elf.o" -o "$elf"; then
+        die "building $elf from tests/testbed/tce-runs-guest.c failed"
+    fi
+    rm -f "$elf.o"
+done
 
 # libfdt has no .pc file: QEMU looks for it with the compiler alone.
 sysinc=$builddir/sysroot/usr/include syslib=$builddir/sysroot/usr/lib/$TRIPLET

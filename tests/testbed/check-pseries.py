@@ -37,6 +37,15 @@ mailbox, read over QMP), QEMU's vfio_iommu_map_notify trace must map and
 unmap exactly those IOVAs, and strace must show the VFIO_IOMMU_MAP_DMA and
 UNMAP_DMA ioctls on the real sPAPR TCE v2 container returning 0.
 
+With --tce-runs-guest ELF (tce-runs-guest.c built) it boots that guest the
+same way (check-tce-runs[LABEL]): on a 64 KiB DDW it sets runs of TCEs,
+clears some in the middle, sets one outside guest RAM (H_PARAMETER) and
+one the host refuses (another device's BAR: H_HARDWARE, the rest of the
+call cleared).  After every step the host's mappings, recorded by kprobes
+on the L1 kernel's tce_iommu_ioctl (tce_ioctls.py), must be exactly the
+TCE table the guest reads back (H_GET_TCE), with its permissions and one
+MAP_DMA or UNMAP_DMA per run; x-query-vfio's counts must agree.
+
 Prints one "ok - check-64k[LABEL] NAME" (or check-tce) or "not ok - ..."
 line per check (a failing one followed by "# | WHY"), and each BAR's
 ranges as "# check-64k[LABEL]: DEVICE BARn (STATE): OFFSETS REASON, ...";
@@ -56,6 +65,7 @@ import tempfile
 import time
 
 import qmp
+import tce_ioctls
 
 # x-query-vfio's reasons for the pages of emulated MSI-X structures
 MSIX_REASONS = ("msix-table", "msix-pba")
@@ -106,10 +116,10 @@ def check(cond, why):
 
 class Qemu:
     """One qemu-system-ppc64 with QMP: in qtest mode, or running a guest
-    under TCG (qtest=False, @machine options), wrapped by @wrapper."""
+    under @accel (qtest=False, @machine options), wrapped by @wrapper."""
 
     def __init__(self, binary, args, qtest=True, machine=PSERIES,
-                 wrapper=()):
+                 wrapper=(), accel="tcg"):
         self.tmp = tempfile.mkdtemp(prefix="check-pseries.")
         qtest_path = os.path.join(self.tmp, "qtest")
         qmp_path = os.path.join(self.tmp, "qmp")
@@ -119,7 +129,7 @@ class Qemu:
         if qtest:
             cmd += ["-qtest", "unix:" + qtest_path, "-accel", "qtest"]
         else:
-            cmd += ["-accel", "tcg"]
+            cmd += ["-accel", accel]
         cmd += ["-chardev", "socket,path=%s,id=qmp" % qmp_path,
                 "-mon", "chardev=qmp,mode=control", "-display", "none",
                 "-nodefaults", "-M", machine, "-m", "256M"] + args
@@ -418,11 +428,11 @@ INDIRECT_IOBA = 0x100000
 NPAGES = 512
 
 
-def read_mailbox(qemu):
+def read_mailbox(qemu, nr=MAILBOX_WORDS):
     out = qemu.command("human-monitor-command",
-                       **{"command-line": "xp /%dgx 0x%x" % (MAILBOX_WORDS, MAILBOX)})
+                       **{"command-line": "xp /%dgx 0x%x" % (nr, MAILBOX)})
     words = [int(w, 16) for ln in out.splitlines() for w in ln.split(":")[1].split()]
-    check(len(words) == MAILBOX_WORDS, "xp printed %r" % out)
+    check(len(words) == nr, "xp printed %r" % out)
     return words
 
 
@@ -502,11 +512,147 @@ def check_tce(binary, devices, elf):
           "strace shows %s for %d traced maps" % (ioctls, len(maps)))
 
 
+# tce-runs-guest.c: its mailbox, snapshots and steps.
+RUNS_MAGIC = 0x54434552554e5300         # "TCERUNS"
+RUNS_DONE = 0x5443452d444f4e45          # "TCE-DONE"
+RUNS_SNAPSHOTS = MAILBOX + 0x1000
+RUNS_ENTRIES = 2048
+RUNS_STEPS = 8
+RUNS_MARKER_IOBA = 0x3ff00000
+H_SUCCESS, H_HARDWARE, H_PARAMETER = 0, -1, -4
+PAGE_64K = 0x10000
+TCE_RW = 3
+TCE_READ = 1
+# What each step's hypercalls return (mailbox[8 + 2 * step], [9 + ...]),
+# and the host calls it makes on the DDW: (MAP_DMA, UNMAP_DMA), the
+# failed ones included.
+RUNS_RETURNS = {1: (H_SUCCESS,), 2: (H_SUCCESS,), 3: (H_PARAMETER,),
+                4: (H_SUCCESS,), 5: (H_HARDWARE,), 6: (H_SUCCESS, H_SUCCESS),
+                7: (H_SUCCESS,)}
+RUNS_CALLS = {1: (1, 0), 2: (0, 1), 3: (2, 1), 4: (16, 0), 5: (3, 1),
+              6: (1, 1), 7: (0, 1)}
+
+
+def signed(word):
+    return word - (1 << 64) if word >> 63 else word
+
+
+def runs_expected_table(step, table):
+    """The guest-visible TCEs the guest program's steps must leave, from
+    PAPR's rules alone (tce-runs-guest.c), compared with @table."""
+    want = {}
+    if step >= 1:
+        want.update((i, (0x10000000 + i * PAGE_64K) | TCE_RW) for i in range(512))
+    if step >= 2:
+        want.update((i, 0) for i in range(100, 150))
+    if step >= 3:
+        for i in range(300):
+            tce = (0x14000000 + i * PAGE_64K) | (TCE_READ if i >= 250 else TCE_RW)
+            want[512 + i] = 0 if 200 <= i < 250 else tce
+    if step >= 4:
+        want.update((1024 + i, 0x18000000 | TCE_RW) for i in range(16))
+    if step >= 5:
+        want.update((1100 + i, (0x18000000 + (i + 1) * PAGE_64K) | TCE_RW)
+                    for i in range(4))
+    if step >= 7:
+        want = {}
+    for i, tce in enumerate(table):
+        check(tce == want.get(i, 0), "after step %d the guest reads TCE %d as "
+              "0x%x, not 0x%x" % (step, i, tce, want.get(i, 0)))
+
+
+def check_tce_runs(binary, devices, elf):
+    """tce-runs-guest.c's hypercalls on a 64 KiB DDW: after every step the
+    host's mappings (kprobes on the L1 kernel's tce_iommu_ioctl) are
+    exactly the guest-visible TCE table (H_GET_TCE), with the guest's
+    permissions, each run one host call."""
+    tmp = tempfile.mkdtemp(prefix="check-tce-runs.")
+    trace = os.path.join(tmp, "trace")
+    snapshots = os.path.join(tmp, "snapshots")
+    recorder = tce_ioctls.Recorder()
+    recorder.start()
+    qemu = Qemu(binary, ["-kernel", elf, "-m", "512M", "-device",
+                         "vfio-pci,host=%s,id=nic,addr=02.0" % devices["e1000e"],
+                         "-D", trace, "-trace", "vfio_direct_tce_*"],
+                qtest=False, machine=PSERIES + ",x-vof=on")
+    try:
+        deadline = time.time() + 600
+        words = read_mailbox(qemu, 64)
+        while words[63] != RUNS_DONE and time.time() < deadline:
+            time.sleep(2)
+            words = read_mailbox(qemu, 64)
+        info = qemu.command("x-query-vfio")[0]
+        qemu.command("pmemsave", val=RUNS_SNAPSHOTS,
+                     size=RUNS_STEPS * RUNS_ENTRIES * 8, filename=snapshots)
+    finally:
+        qemu.quit()
+        calls = recorder.stop()
+    check(words[0] == RUNS_MAGIC, "the guest did not run (mailbox %x)" % words[0])
+    check(words[63] == RUNS_DONE, "the guest did not finish in 600 s")
+    check(words[1] == 0 and words[4] == 0, "DDW query/create: status %d/%d" %
+          (signed(words[1]), signed(words[4])))
+    window = words[6]
+    say("DDW LIOBN 0x%x at 0x%x, page mask 0x%x" % (words[5], window, words[3]))
+    for step, rets in RUNS_RETURNS.items():
+        got = tuple(signed(words[8 + 2 * step + i]) for i in range(len(rets)))
+        check(got == rets, "step %d returned %s, not %s" % (step, got, rets))
+    with open(snapshots, "rb") as f:
+        raw = f.read()
+    check(calls, "the kprobes recorded no MAP_DMA/UNMAP_DMA: %r" %
+          recorder.text[-600:])
+    markers = [i for i, c in enumerate(calls) if c.op == "map" and
+               RUNS_MARKER_IOBA <= c.iova < RUNS_MARKER_IOBA + RUNS_STEPS * 0x1000]
+    check(len(markers) == RUNS_STEPS, "%d step markers in the host's calls" %
+          len(markers))
+    ram_offset = None
+    previous = 0
+    for step in range(RUNS_STEPS):
+        table = struct.unpack(">%dQ" % RUNS_ENTRIES,
+                              raw[step * RUNS_ENTRIES * 8:(step + 1) * RUNS_ENTRIES * 8])
+        runs_expected_table(step, table)
+        host = tce_ioctls.replay(calls, PAGE_64K, markers[step])
+        for i, tce in enumerate(table):
+            mapped = host.get(window + i * PAGE_64K)
+            check(bool(tce & TCE_RW) == bool(mapped), "after step %d TCE %d is "
+                  "0x%x but the host %s it" % (step, i, tce,
+                                               "maps" if mapped else "does not map"))
+            if not mapped:
+                continue
+            check(mapped[1] == bool(tce & 2), "after step %d TCE %d (0x%x) is "
+                  "mapped %s" % (step, i, tce, "writable" if mapped[1] else
+                                 "read-only"))
+            offset = mapped[0] - (tce & ~0xfff)
+            ram_offset = offset if ram_offset is None else ram_offset
+            check(offset == ram_offset, "after step %d TCE %d maps host address "
+                  "0x%x, not guest RAM 0x%x" % (step, i, mapped[0], tce & ~0xfff))
+        ddw = [c for c in calls[previous:markers[step]] if c.iova >= window]
+        if step in RUNS_CALLS:
+            got = (sum(c.op == "map" for c in ddw), sum(c.op == "unmap" for c in ddw))
+            say("step %d: host calls %s" % (step, ddw[:6]))
+            check(got == RUNS_CALLS[step], "step %d: %d MAP_DMA, %d UNMAP_DMA, "
+                  "not %d, %d" % ((step,) + got + RUNS_CALLS[step]))
+        previous = markers[step]
+    tce = info["dma"].get("tce")
+    check(tce is not None, "x-query-vfio shows no TCE counters")
+    maps = sum(c.op == "map" for c in calls)
+    say("x-query-vfio dma: map-calls %d, unmap-calls %d, tce %s; kprobe: %d "
+        "MAP_DMA, %d UNMAP_DMA" % (info["dma"]["map-calls"],
+                                   info["dma"]["unmap-calls"], tce, maps,
+                                   len(calls) - maps))
+    check(info["dma"]["map-calls"] == maps and
+          info["dma"]["unmap-calls"] == len(calls) - maps,
+          "x-query-vfio's calls disagree with the kernel's")
+    check(tce["rollbacks"] == 1 and tce["largest-run"] == RUNS_ENTRIES,
+          "TCE counters %s" % tce)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qemu", required=True, help="ppc64le qemu-system-ppc64")
     ap.add_argument("--label", required=True, help="pseries-a or pseries-b")
     ap.add_argument("--tce-guest", help="tce-guest.S built: run it too")
+    ap.add_argument("--tce-runs-guest",
+                    help="tce-runs-guest.c built: run it too")
     opts = ap.parse_args()
     global LABEL
     name = LABEL = "check-64k[%s]" % opts.label
@@ -561,6 +707,12 @@ def main():
         LABEL = name = "check-tce[%s]" % opts.label
         report("H_PUT_TCE, H_PUT_TCE_INDIRECT, H_STUFF_TCE on the default window",
                check_tce, opts.qemu, devices, opts.tce_guest)
+        say("%.1fs" % (time.time() - t0))
+    if opts.tce_runs_guest:
+        t0 = time.time()
+        LABEL = name = "check-tce-runs[%s]" % opts.label
+        report("TCE runs on a 64 KiB DDW match the guest's table",
+               check_tce_runs, opts.qemu, devices, opts.tce_runs_guest)
         say("%.1fs" % (time.time() - t0))
     return 0 if all(results) else 1
 

@@ -103,7 +103,7 @@ for machine in ${cross:+pseries-a pseries-b}; do
     # check-pseries.py asserts sdhci's no-mmap state too.
     tce='' qtests=$ppc64_qtests
     if [ "$machine" = pseries-a ]; then
-        tce="--tce-guest $cross/tce-guest.elf"
+        tce="--tce-guest $cross/tce-guest.elf --tce-runs-guest $cross/tce-runs-guest.elf"
     else
         qtests=${qtests/vfio-subpage-test/vfio-subpage-test,-x,$sdhci_maps}
     fi
