@@ -14,8 +14,10 @@
  *   than the page nor than guest RAM's host pages can back; without a
  *   vfio device, the PHB's sizes (upstream).
  * ddw/create: a window of the largest offered size is created, on host
- *   IOMMU pages of the size the rule names (vfio's trace); a size
- *   outside the offered set fails in RTAS with -3 (parameter error).
+ *   IOMMU pages of the size the rule names (vfio's trace): 64 KiB with
+ *   RAM on 64 KiB pages, 2 MiB with RAM on 2 MiB hugetlbfs pages
+ *   (create-hugetlb-2m, sPAPR only); a size outside the offered set
+ *   fails in RTAS with -3 (parameter error).
  * prereg: each RAM block is registered by one REGISTER_MEMORY; a hot
  *   plugged 256 MiB DIMM adds one call, 256 MiB of registration and
  *   exactly 256 MiB of VmLck; x-query-vfio's counters match the
@@ -281,9 +283,42 @@ static void test_ddw_offer(void)
     qtest_quit(qts);
 }
 
-static void test_ddw_create(void)
+#define NR_HUGEPAGES_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+
+/* Set the L1's pool of 2 MiB hugepages to @n (sysfs: no rename) */
+static void hugepages_set(uint64_t n)
 {
-    uint64_t ram_page = qemu_real_host_page_size(), want, page;
+    g_autofree char *text = g_strdup_printf("%" PRIu64 "\n", n);
+    int fd = open(NR_HUGEPAGES_2M, O_WRONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, strlen(text));
+    close(fd);
+}
+
+/* Reserve @n more 2 MiB hugepages in the L1; returns the old count */
+static uint64_t hugepages_add(uint64_t n)
+{
+    g_autofree char *old = NULL, *now = NULL;
+    uint64_t was;
+
+    g_assert_true(g_file_get_contents(NR_HUGEPAGES_2M, &old, NULL, NULL));
+    was = g_ascii_strtoull(old, NULL, 10);
+    hugepages_set(was + n);
+    g_assert_true(g_file_get_contents(NR_HUGEPAGES_2M, &now, NULL, NULL));
+    g_assert_cmpuint(g_ascii_strtoull(now, NULL, 10), ==, was + n);
+    return was;
+}
+
+/*
+ * @opaque: guest RAM on 2 MiB hugetlbfs pages (else anonymous memory on
+ * the host's pages), which bounds the host IOMMU page of a window.
+ */
+static void test_ddw_create(const void *opaque)
+{
+    bool hugetlb = opaque;
+    uint64_t ram_page = hugetlb ? 2 * MiB : qemu_real_host_page_size();
+    uint64_t want, page, huge_was = 0;
     g_autofree char *log = g_strdup_printf("/tmp/vfio-spapr-test-%d.log",
                                            getpid());
     g_autofree char *trace = NULL;
@@ -303,7 +338,18 @@ static void test_ddw_create(void)
     page = 1ULL << (63 - __builtin_clzll(want));
     shift = __builtin_ctzll(page);
 
-    qts = start(true, "", log);
+    if (hugetlb) {
+        huge_was = hugepages_add(128);
+    }
+    qts = start(true, hugetlb ? "-object memory-backend-memfd,id=ram0,"
+                "size=256M,hugetlb=on,hugetlbsize=2M "
+                "-machine memory-backend=ram0" : "", log);
+    if (host.spapr) {
+        dma = query_dma(qts);
+        g_assert_cmphex(u64(qdict_get_qdict(dma, "ddw"), "ram-page-size"),
+                        ==, ram_page);
+        qobject_unref(dma);
+    }
     ddw_query(qts, &avail);
     /* The largest offered size, the one a Linux guest picks, 1 GiB */
     g_assert_cmpint(ddw_create(qts, shift, 30, &liobn), ==, 0);
@@ -336,6 +382,9 @@ static void test_ddw_create(void)
         qobject_unref(dma);
     }
     qtest_quit(qts);
+    if (hugetlb) {
+        hugepages_set(huge_was);
+    }
     unlink(log);
 }
 
@@ -454,8 +503,10 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     if (!strcmp(qtest_get_arch(), "ppc64")) {
         qtest_add_func("/vfio/spapr/ddw/offer", test_ddw_offer);
-        qtest_add_func("/vfio/spapr/ddw/create", test_ddw_create);
+        qtest_add_data_func("/vfio/spapr/ddw/create", NULL, test_ddw_create);
         if (kernel_has_spapr()) {
+            qtest_add_data_func("/vfio/spapr/ddw/create-hugetlb-2m",
+                                (void *)1, test_ddw_create);
             qtest_add_func("/vfio/spapr/prereg", test_prereg);
         }
     } else if (!strcmp(qtest_get_arch(), "x86_64")) {
