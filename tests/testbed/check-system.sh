@@ -38,8 +38,9 @@ for arch in x86_64 ppc64; do
     [ -x "$build/qemu-system-$arch" ] ||
         die "$build/qemu-system-$arch is missing; run make first"
 done
-# The vfio qtests that also know the pseries machine.
-ppc64_qtests="vfio-subpage-test vfio-msix-test vfio-spapr-test"
+# The vfio qtests that also know the pseries machine (the fuzzer runs 2 x
+# 2000 operations there by default, about 1-2 min per L1).
+ppc64_qtests="vfio-subpage-test vfio-msix-test vfio-spapr-test vfio-fuzz-test"
 # vfio-subpage-test's cases that need sdhci BAR0's host page mapped.
 sdhci_maps='/(neighbour|padding|rom-bar|intx-padding|sdhci/(aligned|unaligned|page-align|move-toggle-reset))$'
 # Upstream qtests run in the pseries L1s too, with the ppc64le build.
