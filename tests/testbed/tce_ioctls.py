@@ -57,7 +57,12 @@ class Call:
 
 
 class Recorder:
-    """kprobes on tce_iommu_ioctl between start() and stop()."""
+    """kprobes on tce_iommu_ioctl between start() and stop(), in a ring
+    buffer of @buffer_kb KiB per CPU (None: the kernel's default); stop()
+    fails when the kernel dropped any event."""
+
+    def __init__(self, buffer_kb=None):
+        self.buffer_kb = buffer_kb
 
     def start(self):
         if not os.path.exists(os.path.join(TRACEFS, "kprobe_events")):
@@ -66,6 +71,8 @@ class Recorder:
             if libc.mount(b"nodev", TRACEFS.encode(), b"tracefs", 0, None):
                 raise OSError(ctypes.get_errno(), "mount tracefs on " + TRACEFS)
         self._remove()
+        if self.buffer_kb:
+            _write("buffer_size_kb", str(self.buffer_kb))
         for probe in PROBES:
             _write("kprobe_events", probe, append=True)
         _write("trace", "")
@@ -87,6 +94,16 @@ class Recorder:
         with open(os.path.join(TRACEFS, "trace")) as f:
             self.text = f.read()
         self._remove()
+        lost = 0
+        for cpu in os.listdir(os.path.join(TRACEFS, "per_cpu")):
+            with open(os.path.join(TRACEFS, "per_cpu", cpu, "stats")) as f:
+                for line in f:
+                    key, _, val = line.partition(":")
+                    if key in ("overrun", "dropped events"):
+                        lost += int(val)
+        if lost:
+            raise OSError("the kernel dropped %d trace events: a larger "
+                          "buffer_size_kb is needed" % lost)
         return parse(self.text)
 
 
