@@ -44,15 +44,8 @@ while [ $# -gt 0 ]; do
 done
 case $timeout_s in ''|*[!0-9]*) die "--timeout wants a number" ;; esac
 
-for d in build base; do
-    dir=${!d}
-    case $dir in /*) ;; *) dir=$repo/$dir ;; esac
-    [ -x "$dir/qemu-system-ppc64" ] ||
-        die "no $dir/qemu-system-ppc64 (make cross-ppc64le cross-ppc64le-base)"
-    dir=$(cd "$dir" && pwd)
-    case $dir/ in "$repo"/*) ;; *) die "$dir is not inside $repo" ;; esac
-    printf -v "$d" %s "$dir"
-done
+build=$(build_dir "$repo" "$build" qemu-system-ppc64 "make cross-ppc64le") || exit
+base=$(build_dir "$repo" "$base" qemu-system-ppc64 "make cross-ppc64le-base") || exit
 [ -e "$build/tce-bench-guest.elf" ] ||
     die "no $build/tce-bench-guest.elf (make cross-ppc64le)"
 sysroot=$(cat "$build/SYSROOT")

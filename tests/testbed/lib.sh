@@ -35,6 +35,18 @@ deb_arch() {
     esac
 }
 
+# build_dir REPO DIR BINARY HINT: DIR (relative to REPO when relative) as
+# an absolute path, when it holds BINARY and lies inside REPO (an L1 sees
+# only the repository); else an error naming HINT, how to build it.
+build_dir() {
+    local dir=$2
+    case $dir in /*) ;; *) dir=$1/$dir ;; esac
+    [ -x "$dir/$3" ] || die "no $dir/$3 ($4)"
+    dir=$(cd "$dir" && pwd)
+    case $dir/ in "$1"/*) ;; *) die "$dir is outside $1: the L1 cannot see it" ;; esac
+    echo "$dir"
+}
+
 # run_child CMD...: run CMD in the background and wait for it, so that an
 # INT or TERM sent to us reaches it too (as TERM: background commands ignore
 # INT); a foreground child would outlive us and keep its L1 running.
