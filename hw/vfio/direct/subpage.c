@@ -318,10 +318,12 @@ static void vfio_direct_subpage_apply(VFIOPCIDevice *vdev, int nr,
     VFIOBAR *bar = &vdev->bars[nr];
     VFIORegion *region = &bar->region;
     PCIIORegion *r = &vdev->pdev.io_regions[nr];
-    MemoryRegion *mmap_mr = &region->mmaps[0].mem;
 
     memory_region_set_size(region->mem, layout->region_size);
+    /* mmaps is NULL when the kernel granted none */
     if (vfio_direct_subpage_mmap_granted(bar)) {
+        MemoryRegion *mmap_mr = &region->mmaps[0].mem;
+
         if (layout->mmap_size) {
             memory_region_set_size(mmap_mr, layout->mmap_size);
             if (!mmap_mr->container) {
@@ -461,14 +463,16 @@ void vfio_direct_subpage_bar_exit(VFIOPCIDevice *vdev, int nr)
 {
     VFIODirectBar *dbar = &vdev->direct.bars[nr];
     VFIOBAR *bar = &vdev->bars[nr];
-    MemoryRegion *mmap_mr = &bar->region.mmaps[0].mem;
 
     if (!dbar->trap) {
         return;
     }
     memory_region_del_subregion(bar->region.mem, dbar->trap);
-    if (vfio_direct_subpage_mmap_granted(bar) && !mmap_mr->container) {
-        memory_region_add_subregion(bar->region.mem, 0, mmap_mr);
+    /* mmaps is NULL when the kernel granted none */
+    if (vfio_direct_subpage_mmap_granted(bar) &&
+        !bar->region.mmaps[0].mem.container) {
+        memory_region_add_subregion(bar->region.mem, 0,
+                                    &bar->region.mmaps[0].mem);
     }
 }
 
