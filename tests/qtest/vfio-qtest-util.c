@@ -496,3 +496,15 @@ int vfio_qtest_vfio_fds(pid_t pid)
     }
     return n;
 }
+
+uint64_t vfio_qtest_vmlck(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
+    g_autofree char *status = NULL;
+    const char *p;
+
+    g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+    p = strstr(status, "VmLck:");
+    g_assert_nonnull(p);
+    return g_ascii_strtoull(p + 6, NULL, 10) * 1024;
+}

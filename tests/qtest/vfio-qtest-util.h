@@ -147,4 +147,7 @@ char **vfio_qtest_batch(int fd, const GString *commands, int n);
 /* File descriptors of process @pid open on /dev/vfio nodes or devices. */
 int vfio_qtest_vfio_fds(pid_t pid);
 
+/* Memory the kernel holds locked for process @pid (VmLck), in bytes. */
+uint64_t vfio_qtest_vmlck(pid_t pid);
+
 #endif /* TESTS_QTEST_VFIO_QTEST_UTIL_H */
