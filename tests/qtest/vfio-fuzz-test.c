@@ -6,8 +6,8 @@
  * picks the devices, their x-bar-page-align values and the MSI-X device's
  * x-msix-relocation (off or auto), then a fixed list of
  * random operations: BAR writes (low and high halves, sizing writes), the
- * command register, the ROM BAR, MMIO reads and writes in and around the
- * BARs, and system_reset.  The operations do not depend on what QEMU
+ * command register, the ROM BAR, MSI-X enable and function mask, MMIO
+ * reads and writes in and around the BARs, and system_reset.  The operations do not depend on what QEMU
  * answers, so a seed and a length replay the same run.
  *
  * The invariants come from QEMU's own flat view of the memory address
@@ -119,12 +119,13 @@ typedef enum OpKind {
     OP_BAR_SIZING,
     OP_COMMAND,
     OP_ROM,
+    OP_MSIX_CONTROL,
     OP_RESET,
 } OpKind;
 
 static const char *const op_names[] = {
     "mmio-read", "stable-read", "mmio-write", "bar-low", "bar-high",
-    "bar-sizing", "command", "rom", "reset",
+    "bar-sizing", "command", "rom", "msix-control", "reset",
 };
 
 /* One operation: which device, and random bits it interprets itself. */
@@ -156,6 +157,8 @@ typedef struct GuestDev {
     uint16_t command;
     GuestBar bars[NR_BARS];
     int msix_bar;               /* -1: no MSI-X */
+    uint8_t msix_cap;           /* its capability, 0: none */
+    uint16_t msix_flags;        /* Message Control, as the guest reads it */
     uint32_t stable;            /* its stable register, read via sysfs */
     bool stable_known;
     uint64_t msix_offset, msix_size;
@@ -258,7 +261,7 @@ static void fuzz_plan(Fuzz *f, int nops)
         { OP_MMIO_READ, 560 }, { OP_STABLE_READ, 200 },
         { OP_MMIO_WRITE, 160 }, { OP_BAR_LOW, 40 }, { OP_BAR_HIGH, 10 },
         { OP_BAR_SIZING, 8 }, { OP_COMMAND, 15 }, { OP_ROM, 6 },
-        { OP_RESET, 1 },
+        { OP_MSIX_CONTROL, 4 }, { OP_RESET, 1 },
     };
     int total = 0;
 
@@ -380,6 +383,9 @@ static void read_bar(GuestDev *d, int bar)
 static void read_config(GuestDev *d)
 {
     d->command = qpci_config_readw(d->pci, PCI_COMMAND);
+    if (d->msix_cap) {
+        d->msix_flags = qpci_config_readw(d->pci, d->msix_cap + PCI_MSIX_FLAGS);
+    }
     for (int bar = 0; bar < NR_BARS; bar++) {
         if (d->bars[bar].mem) {
             read_bar(d, bar);
@@ -483,10 +489,12 @@ static void probe_device(GuestDev *d)
 
     d->msix_bar = -1;
     cap = qpci_find_capability(d->pci, PCI_CAP_ID_MSIX, 0);
+    d->msix_cap = cap;
     if (cap) {
         uint16_t flags = qpci_config_readw(d->pci, cap + PCI_MSIX_FLAGS);
         uint32_t table = qpci_config_readl(d->pci, cap + PCI_MSIX_TABLE);
 
+        d->msix_flags = flags;
         d->msix_bar = table & PCI_MSIX_TABLE_BIR;
         d->msix_offset = table & PCI_MSIX_TABLE_OFFSET;
         d->msix_size = ((flags & PCI_MSIX_FLAGS_QSIZE) + 1) *
@@ -999,6 +1007,21 @@ static void op_config(Fuzz *f, int i, GuestDev *d)
         b->low = (val & ~(uint32_t)(b->size - 1) & PCI_ROM_ADDRESS_MASK) |
                  (val & PCI_ROM_ADDRESS_ENABLE);
         batch_config(f, i, d, PCI_ROM_ADDRESS, 4, val, b->low);
+        break;
+    case OP_MSIX_CONTROL:
+        /*
+         * MSI-X enable and function mask, the bits a guest writes; the
+         * table size stays read-only.  Enabling makes vfio ask the kernel
+         * for the device's vectors (VFIO_DEVICE_SET_IRQS).
+         */
+        if (!d->msix_cap) {
+            return;
+        }
+        val = op->r1 & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+        d->msix_flags = (d->msix_flags & ~(PCI_MSIX_FLAGS_ENABLE |
+                                           PCI_MSIX_FLAGS_MASKALL)) | val;
+        batch_config(f, i, d, d->msix_cap + PCI_MSIX_FLAGS, 2, val,
+                     d->msix_flags);
         break;
     default:
         g_assert_not_reached();
