@@ -14,6 +14,11 @@
 #                    stock 6.12 and the test-bed bzImage, cached by content
 #   make check-kernel  the series' tests in the x86 test bed (the image's
 #                    only when it is cached: make kernel)
+#   make sanitize    qemu-system-x86_64 with ASan and UBSan, in build-sanitize/
+#                    (SANITIZE=vfio: hw/vfio, hw/pci, memory; SANITIZE=full)
+#   make check-sanitize  the vfio qtests and a short BAR fuzz run against it
+#                    in the x86 test bed; any sanitizer report fails (part of
+#                    make check)
 #   make clean       remove the build folders (caches are kept)
 
 BUILD := build
@@ -68,7 +73,8 @@ $(CONFIG_STAMP):
 demo: all base-build
 	tests/demo/demo.sh --build $(BUILD) --base $(BASE_BUILD)
 
-check: check-unit check-qtest check-libvirt check-system check-kernel
+check: check-unit check-qtest check-libvirt check-system check-kernel \
+       check-sanitize
 
 check-unit: all
 	sh tests/unit/test-qemu-base.sh && sh tests/unit/test-testbed-fault.sh
@@ -115,7 +121,7 @@ cross-ppc64le-base: base-build
 	$(NINJA) -C $(CROSS_BASE_BUILD)/qemu qemu-system-ppc64
 
 clean:
-	rm -rf $(BUILD) $(BASE_BUILD) $(CROSS_BUILD) $(CROSS_BASE_BUILD)
+	rm -rf $(BUILD) $(BASE_BUILD) $(CROSS_BUILD) $(CROSS_BASE_BUILD) $(SAN_BUILD)
 
 # A long run of the BAR fuzzer (tests/qtest/vfio-fuzz-test.c) in the x86
 # test bed: FUZZ_SEEDS (list or FIRST-LAST) and FUZZ_OPS (per seed).
@@ -140,3 +146,32 @@ kernel: deps
 
 check-kernel: deps
 	tests/kernel/check-kernel.sh
+
+# ASan + UBSan build of qemu-system-x86_64 (tests/sanitize): its own
+# folder and source tree, configured when configure, a patch or these
+# options change, compiled through the same ccache.  SANITIZE=vfio (the
+# default) instruments hw/vfio, hw/pci and the memory core and takes the
+# rest from the main build's ccache objects; SANITIZE=full instruments
+# all (about 25 min cold on the loaded 2 cores).  check-sanitize runs the
+# main build's vfio qtests against it in the x86 L1.
+SANITIZE ?= vfio
+SAN_BUILD := build-sanitize
+SAN_CONFIGURE := --enable-sanitizers=$(SANITIZE) -- --target-list=x86_64-softmmu
+SAN_HASH := $(shell (cat configure scripts/qemu-base.sh base/*/*.patch; \
+              echo '$(SAN_CONFIGURE)') 2>/dev/null | sha256sum | cut -c1-16)
+SAN_STAMP := $(SAN_BUILD)/configured-$(SAN_HASH)
+SAN_QTESTS := vfio-pci-test vfio-subpage-test vfio-msix-test \
+              vfio-hotplug-test vfio-dma-test vfio-fuzz-test
+.PHONY: sanitize check-sanitize
+sanitize: deps $(SAN_STAMP)
+	@scripts/overlay.sh $(SAN_BUILD)/src
+	$(NINJA) -C $(SAN_BUILD)/qemu qemu-system-x86_64
+
+$(SAN_STAMP):
+	rm -f $(SAN_BUILD)/configured-*
+	./configure --build-dir=$(SAN_BUILD) $(SAN_CONFIGURE)
+	touch $@
+
+check-sanitize: all sanitize
+	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(SAN_QTESTS))
+	tests/sanitize/check-sanitize.sh --build $(BUILD) --sanitize $(SAN_BUILD)
