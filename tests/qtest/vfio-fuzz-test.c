@@ -4,11 +4,12 @@
  * Runs in the test bed against real kernel vfio-pci: q35 in the x86 L1,
  * pseries in the pseries L1s (64 KiB pages) and in the x86 one.  Each seed
  * picks the devices, their x-bar-page-align values and the MSI-X device's
- * x-msix-relocation (off or auto), then a fixed list of
- * random operations: BAR writes (low and high halves, sizing writes), the
+ * x-msix-relocation (off or auto), then a fixed list of random
+ * operations: BAR writes (low and high halves, sizing writes), the
  * command register, the ROM BAR, MSI-X enable and function mask, MMIO
- * reads and writes in and around the BARs, and system_reset.  The operations do not depend on what QEMU
- * answers, so a seed and a length replay the same run.
+ * reads and writes in and around the BARs, and system_reset.  The
+ * operations do not depend on what QEMU answers, so a seed and a length
+ * replay the same run.
  *
  * The invariants come from QEMU's own flat view of the memory address
  * space ("info mtree -f") and from config space as the guest reads it,
