@@ -206,16 +206,6 @@ static Ioctls ioctls_of(pid_t pid)
     return io;
 }
 
-static uint64_t vmlck(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
-    g_autofree char *status = read_file(path);
-    const char *p = status ? strstr(status, "VmLck:") : NULL;
-
-    g_assert_nonnull(p);
-    return g_ascii_strtoull(p + 6, NULL, 10) * KiB;
-}
-
 static uint64_t mem_available(void)
 {
     char *info = read_file("/proc/meminfo");
@@ -312,7 +302,7 @@ static void test_pin_once(const void *opaque)
                       "vfio-pci,host=%s,id=dev0,x-dma-plan=%s", mib,
                       mem ? mem : "", vfio_qtest_host("sdhci"),
                       c->upstream ? "off" : "on");
-    locked = vmlck(qtest_pid(qts));
+    locked = vfio_qtest_vmlck(qtest_pid(qts));
     io = ioctls_of(qtest_pid(qts));
     dma = query_dma(qts, "dev0");
 
@@ -491,7 +481,7 @@ static void test_rollback(void)
     g_assert_cmpuint(io.map_failures, ==, 1);
     g_assert_cmpuint(io.maps, >=, 2);
     g_assert_cmphex(io.unmap_bytes, ==, io.map_bytes);
-    g_assert_cmphex(vmlck(qtest_pid(qts)), ==, 0);
+    g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==, 0);
     qobject_unref(rsp);
     qtest_quit(qts);
     probes_off();

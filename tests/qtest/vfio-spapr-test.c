@@ -388,18 +388,6 @@ static void test_ddw_create(const void *opaque)
     unlink(log);
 }
 
-static uint64_t vmlck(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
-    g_autofree char *status = NULL;
-    const char *p;
-
-    g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
-    p = strstr(status, "VmLck:");
-    g_assert_nonnull(p);
-    return g_ascii_strtoull(p + 6, NULL, 10) * KiB;
-}
-
 static int count_in(const char *log, const char *needle)
 {
     g_autofree char *text = NULL;
@@ -425,7 +413,7 @@ static void test_prereg(void)
         return;
     }
     qts = start(true, "-m 256M,slots=2,maxmem=1G", log);
-    lck0 = vmlck(qtest_pid(qts));
+    lck0 = vfio_qtest_vmlck(qtest_pid(qts));
     dma = query_dma(qts);
     p = qdict_get_qdict(dma, "prereg");
     g_assert_nonnull(p);
@@ -457,7 +445,7 @@ static void test_prereg(void)
     qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': {"
                              " 'driver': 'pc-dimm', 'id': 'd1',"
                              " 'memdev': 'm1' } }");
-    lck1 = vmlck(qtest_pid(qts));
+    lck1 = vfio_qtest_vmlck(qtest_pid(qts));
     dma = query_dma(qts);
     p = qdict_get_qdict(dma, "prereg");
     traced = count_in(log, "vfio_prereg_register ");
