@@ -14,6 +14,8 @@
 #include "qemu/units.h"
 #include "hw/vfio/direct/dma-plan.h"
 
+typedef VFIODirectDmaRange Range;
+
 #define RAM_HVA     0x7f0000000000ULL
 #define ROM_HVA     0x7e0000000000ULL
 #define BIOS_HVA    0x7d0000000000ULL
@@ -23,7 +25,7 @@
 
 /* The kernel's side: type1 v2 mappings, sorted by iova */
 typedef struct Type1 {
-    GArray *maps;               /* of VFIODmaRange */
+    GArray *maps;               /* of Range */
     uint32_t limit;             /* dma_entry_limit */
     uint64_t mapped_bytes;      /* every byte ever mapped (pinned) */
     unsigned map_calls, unmap_calls;
@@ -32,7 +34,7 @@ typedef struct Type1 {
 static void type1_init(Type1 *t, uint32_t limit)
 {
     memset(t, 0, sizeof(*t));
-    t->maps = g_array_new(false, false, sizeof(VFIODmaRange));
+    t->maps = g_array_new(false, false, sizeof(Range));
     t->limit = limit;
 }
 
@@ -42,14 +44,14 @@ static void type1_free(Type1 *t)
 }
 
 /* VFIO_IOMMU_MAP_DMA: no overlap, within the limit */
-static void type1_map(Type1 *t, const VFIODmaRange *r)
+static void type1_map(Type1 *t, const Range *r)
 {
     guint i;
 
     g_assert_cmpuint(r->size, >, 0);
     g_assert_cmpuint(t->maps->len, <, t->limit);
     for (i = 0; i < t->maps->len; i++) {
-        VFIODmaRange *m = &g_array_index(t->maps, VFIODmaRange, i);
+        Range *m = &g_array_index(t->maps, Range, i);
 
         g_assert(m->iova + m->size <= r->iova || r->iova + r->size <= m->iova);
         if (m->iova > r->iova) {
@@ -67,14 +69,14 @@ static void type1_unmap(Type1 *t, uint64_t iova, uint64_t size)
     guint i;
 
     for (i = 0; i < t->maps->len; i++) {
-        VFIODmaRange *m = &g_array_index(t->maps, VFIODmaRange, i);
+        Range *m = &g_array_index(t->maps, Range, i);
 
         /* no mapping may straddle either end of the unmap */
         g_assert(!(m->iova < iova && m->iova + m->size > iova));
         g_assert(!(m->iova < iova + size && m->iova + m->size > iova + size));
     }
     for (i = 0; i < t->maps->len; i++) {
-        VFIODmaRange *m = &g_array_index(t->maps, VFIODmaRange, i);
+        Range *m = &g_array_index(t->maps, Range, i);
 
         if (m->iova == iova && m->size == size) {
             g_array_remove_index(t->maps, i);
@@ -86,35 +88,35 @@ static void type1_unmap(Type1 *t, uint64_t iova, uint64_t size)
 }
 
 /* Plan from the model's mappings to @want and apply it; returns fits */
-static bool step(Type1 *t, const VFIODmaRange *want, size_t n,
-                 VFIODmaPlan *out)
+static bool step(Type1 *t, const Range *want, size_t n,
+                 VFIODirectDmaPlan *out)
 {
     g_autoptr(GArray) before = g_array_copy(t->maps);
-    VFIODmaPlanConfig cfg = {
-        .low_start = VFIO_DMA_PLAN_LOW_START,
-        .low_end = VFIO_DMA_PLAN_LOW_END,
+    VFIODirectDmaPlanConfig cfg = {
+        .low_start = VFIO_DIRECT_DMA_LOW_START,
+        .low_end = VFIO_DIRECT_DMA_LOW_END,
         .dma_avail = t->limit - t->maps->len,
     };
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
     guint i;
 
-    if (!vfio_dma_plan(&cfg, (VFIODmaRange *)before->data, before->len,
-                       want, n, &plan)) {
+    if (!vfio_direct_dma_plan(&cfg, (Range *)before->data, before->len,
+                              want, n, &plan)) {
         if (out) {
             *out = plan;
         } else {
-            vfio_dma_plan_free(&plan);
+            vfio_direct_dma_plan_free(&plan);
         }
         return false;
     }
     for (i = 0; i < plan.unmap->len; i++) {
-        const VFIODmaRange *m = &g_array_index(before, VFIODmaRange,
+        const Range *m = &g_array_index(before, Range,
                                                g_array_index(plan.unmap,
                                                              guint, i));
         type1_unmap(t, m->iova, m->size);
     }
     for (i = 0; i < plan.map->len; i++) {
-        type1_map(t, &g_array_index(plan.map, VFIODmaRange, i));
+        type1_map(t, &g_array_index(plan.map, Range, i));
     }
     g_assert_cmpuint(plan.in_use, ==, t->maps->len);
 
@@ -123,13 +125,13 @@ static bool step(Type1 *t, const VFIODmaRange *want, size_t n,
         uint64_t want_bytes = 0, have_bytes = 0;
 
         for (i = 0; i < n; i++) {
-            const VFIODmaRange *w = &want[i];
+            const Range *w = &want[i];
             guint k;
             uint64_t cover = 0;
 
             want_bytes += w->size;
             for (k = 0; k < t->maps->len; k++) {
-                const VFIODmaRange *m = &g_array_index(t->maps, VFIODmaRange,
+                const Range *m = &g_array_index(t->maps, Range,
                                                        k);
                 uint64_t lo = MAX(m->iova, w->iova);
                 uint64_t hi = MIN(m->iova + m->size, w->iova + w->size);
@@ -145,21 +147,21 @@ static bool step(Type1 *t, const VFIODmaRange *want, size_t n,
             g_assert_cmphex(cover, ==, w->size);
         }
         for (i = 0; i < t->maps->len; i++) {
-            have_bytes += g_array_index(t->maps, VFIODmaRange, i).size;
+            have_bytes += g_array_index(t->maps, Range, i).size;
         }
         g_assert_cmphex(have_bytes, ==, want_bytes);
     }
     if (out) {
         *out = plan;
     } else {
-        vfio_dma_plan_free(&plan);
+        vfio_direct_dma_plan_free(&plan);
     }
     return true;
 }
 
-static VFIODmaRange ram(uint64_t iova, uint64_t size)
+static Range ram(uint64_t iova, uint64_t size)
 {
-    return (VFIODmaRange) { iova, size, RAM_HVA + iova, BLK_RAM, false };
+    return (Range) { iova, size, RAM_HVA + iova, BLK_RAM, false };
 }
 
 static bool is_mapped(Type1 *t, uint64_t iova, uint64_t size)
@@ -167,7 +169,7 @@ static bool is_mapped(Type1 *t, uint64_t iova, uint64_t size)
     guint i;
 
     for (i = 0; i < t->maps->len; i++) {
-        VFIODmaRange *m = &g_array_index(t->maps, VFIODmaRange, i);
+        Range *m = &g_array_index(t->maps, Range, i);
 
         if (m->iova == iova && m->size == size) {
             return true;
@@ -185,17 +187,17 @@ static bool is_mapped(Type1 *t, uint64_t iova, uint64_t size)
 static void test_q35_boot(void)
 {
     const uint64_t ramsz = 512 * MiB;
-    VFIODmaRange realize[] = { ram(0, ramsz) };
-    VFIODmaRange reset[] = {
+    Range realize[] = { ram(0, ramsz) };
+    Range reset[] = {
         ram(0, 0xa0000),
         { 0xc0000, 0x20000, ROM_HVA, BLK_ROM, true },
         { 0xe0000, 0x20000, BIOS_HVA + 0x20000, BLK_BIOS, true },
         ram(MiB, ramsz - MiB),
     };
-    VFIODmaRange shadow_rw[] = {
+    Range shadow_rw[] = {
         ram(0, 0xa0000), ram(0xc0000, 0x40000), ram(MiB, ramsz - MiB),
     };
-    VFIODmaRange shadow_ro[] = {
+    Range shadow_ro[] = {
         ram(0, 0xa0000),
         { 0xc0000, 0x10000, RAM_HVA + 0xc0000, BLK_RAM, true },
         ram(0xd0000, 0x20000),
@@ -203,19 +205,19 @@ static void test_q35_boot(void)
         ram(MiB, ramsz - MiB),
     };
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
 
     type1_init(&t, 65535);
     g_assert(step(&t, realize, ARRAY_SIZE(realize), &plan));
     /* below the window, the window, above it */
     g_assert_cmpuint(plan.map->len, ==, 3);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     g_assert(is_mapped(&t, MiB, ramsz - MiB));
 
     g_assert(step(&t, reset, ARRAY_SIZE(reset), &plan));
     /* only the window's mapping goes */
     g_assert_cmpuint(plan.unmap->len, ==, 1);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     g_assert(step(&t, shadow_rw, ARRAY_SIZE(shadow_rw), NULL));
     g_assert(step(&t, shadow_ro, ARRAY_SIZE(shadow_ro), NULL));
     g_assert(step(&t, reset, ARRAY_SIZE(reset), NULL));
@@ -239,82 +241,82 @@ static void test_q35_boot(void)
 /* Sections contiguous in iova and host address, one block: one mapping */
 static void test_merge(void)
 {
-    VFIODmaRange split[] = { ram(MiB, 63 * MiB), ram(64 * MiB, 64 * MiB) };
-    VFIODmaRange two_blocks[] = {
+    Range split[] = { ram(MiB, 63 * MiB), ram(64 * MiB, 64 * MiB) };
+    Range two_blocks[] = {
         ram(MiB, 63 * MiB),
         { 64 * MiB, 64 * MiB, RAM_HVA + 64 * MiB, BLK_ROM, false },
     };
-    VFIODmaRange hva_gap[] = {
+    Range hva_gap[] = {
         ram(MiB, 63 * MiB),
         { 64 * MiB, 64 * MiB, RAM_HVA + 65 * MiB, BLK_RAM, false },
     };
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
 
     type1_init(&t, 65535);
     g_assert(step(&t, split, 2, &plan));
     g_assert_cmpuint(plan.map->len, ==, 1);
-    g_assert_cmphex(g_array_index(plan.map, VFIODmaRange, 0).size, ==,
+    g_assert_cmphex(g_array_index(plan.map, Range, 0).size, ==,
                     127 * MiB);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 
     type1_init(&t, 65535);
     g_assert(step(&t, two_blocks, 2, &plan));
     g_assert_cmpuint(plan.map->len, ==, 2);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 
     type1_init(&t, 65535);
     g_assert(step(&t, hva_gap, 2, &plan));
     g_assert_cmpuint(plan.map->len, ==, 2);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 }
 
 /* A hole (a BAR over RAM, or nothing) and its filling */
 static void test_holes(void)
 {
-    VFIODmaRange holed[] = { ram(MiB, 127 * MiB), ram(256 * MiB, 256 * MiB) };
-    VFIODmaRange filled[] = { ram(MiB, 511 * MiB) };
+    Range holed[] = { ram(MiB, 127 * MiB), ram(256 * MiB, 256 * MiB) };
+    Range filled[] = { ram(MiB, 511 * MiB) };
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
 
     type1_init(&t, 65535);
     g_assert(step(&t, holed, 2, &plan));
     g_assert_cmpuint(plan.map->len, ==, 2);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     /* filling the hole maps only the hole */
     g_assert(step(&t, filled, 1, &plan));
     g_assert_cmpuint(plan.unmap->len, ==, 0);
     g_assert_cmpuint(plan.map->len, ==, 1);
     g_assert_cmphex(plan.map_bytes, ==, 128 * MiB);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 }
 
 /* Removing the middle of a mapping: unmapped whole, the rest mapped again */
 static void test_remove_middle(void)
 {
-    VFIODmaRange whole[] = { ram(MiB, 511 * MiB) };
-    VFIODmaRange holed[] = { ram(MiB, 255 * MiB), ram(257 * MiB, 255 * MiB) };
+    Range whole[] = { ram(MiB, 511 * MiB) };
+    Range holed[] = { ram(MiB, 255 * MiB), ram(257 * MiB, 255 * MiB) };
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
 
     type1_init(&t, 65535);
     g_assert(step(&t, whole, 1, NULL));
     g_assert(step(&t, holed, 2, &plan));
     g_assert_cmpuint(plan.unmap->len, ==, 1);
     g_assert_cmpuint(plan.map->len, ==, 2);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 }
 
 /* Overlap: the same iova now backed by another block, partly */
 static void test_overlap(void)
 {
-    VFIODmaRange before[] = { ram(MiB, 127 * MiB), ram(128 * MiB, 128 * MiB) };
-    VFIODmaRange after[] = {
+    Range before[] = { ram(MiB, 127 * MiB), ram(128 * MiB, 128 * MiB) };
+    Range after[] = {
         ram(MiB, 127 * MiB),
         { 128 * MiB, 64 * MiB, ROM_HVA, BLK_ROM, false },
         ram(192 * MiB, 64 * MiB),
@@ -330,47 +332,47 @@ static void test_overlap(void)
 /* Edges that fall inside the window or off its grid */
 static void test_window_edges(void)
 {
-    VFIODmaRange odd[] = { ram(0x9f000, 0x62000) };   /* 0x9f000-0x101000 */
-    VFIODmaRange pieces[] = { ram(0xc0000, 0x4000), ram(0xc4000, 0x4000) };
+    Range odd[] = { ram(0x9f000, 0x62000) };   /* 0x9f000-0x101000 */
+    Range pieces[] = { ram(0xc0000, 0x4000), ram(0xc4000, 0x4000) };
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
 
     type1_init(&t, 65535);
     g_assert(step(&t, odd, 1, &plan));
     /* cut at 0xa0000 and 1 MiB */
     g_assert_cmpuint(plan.map->len, ==, 3);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 
     /* inside the window, sections are not joined */
     type1_init(&t, 65535);
     g_assert(step(&t, pieces, 2, &plan));
     g_assert_cmpuint(plan.map->len, ==, 2);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 }
 
 /* Hotplug: a DIMM added and removed leaves the rest alone */
 static void test_hotplug(void)
 {
-    VFIODmaRange base[] = { ram(MiB, 2047 * MiB) };
-    VFIODmaRange plugged[] = {
+    Range base[] = { ram(MiB, 2047 * MiB) };
+    Range plugged[] = {
         ram(MiB, 2047 * MiB),
         { 4 * GiB, GiB, 0x7c0000000000ULL, 9, false },
     };
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
 
     type1_init(&t, 65535);
     g_assert(step(&t, base, 1, NULL));
     g_assert(step(&t, plugged, 2, &plan));
     g_assert_cmpuint(plan.unmap->len, ==, 0);
     g_assert_cmpuint(plan.map->len, ==, 1);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     g_assert(step(&t, base, 1, &plan));
     g_assert_cmpuint(plan.unmap->len, ==, 1);
     g_assert_cmpuint(plan.map->len, ==, 0);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     g_assert_cmpuint(t.map_calls, ==, 2);
     type1_free(&t);
 }
@@ -378,9 +380,9 @@ static void test_hotplug(void)
 /* More mappings than DMA_AVAIL: refused before any is made */
 static void test_dma_avail(void)
 {
-    VFIODmaRange many[8];
+    Range many[8];
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
     int i;
 
     for (i = 0; i < 8; i++) {
@@ -390,7 +392,7 @@ static void test_dma_avail(void)
     g_assert_false(step(&t, many, 8, &plan));
     g_assert_false(plan.fits);
     g_assert_cmpuint(plan.in_use, ==, 8);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     g_assert_cmpuint(t.map_calls, ==, 0);
     /* 7 fit exactly */
     g_assert(step(&t, many, 7, NULL));
@@ -404,33 +406,33 @@ static void test_dma_avail(void)
 /* Congruence of iova and host address, reported for large mappings */
 static void test_congruence(void)
 {
-    VFIODmaRange good[] = { ram(2 * GiB, 2 * GiB) };
-    VFIODmaRange off4k[] = {
+    Range good[] = { ram(2 * GiB, 2 * GiB) };
+    Range off4k[] = {
         { 2 * GiB, 4 * MiB, RAM_HVA + 0x1000, BLK_RAM, false },
     };
-    VFIODmaRange off2m[] = {
+    Range off2m[] = {
         { 4 * GiB, 2 * GiB, RAM_HVA + 2 * MiB, BLK_RAM, false },
     };
     Type1 t;
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
 
     type1_init(&t, 65535);
     g_assert(step(&t, good, 1, &plan));
     g_assert_cmpuint(plan.incongruent_2m + plan.incongruent_1g, ==, 0);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 
     type1_init(&t, 65535);
     g_assert(step(&t, off4k, 1, &plan));
     g_assert_cmpuint(plan.incongruent_2m, ==, 1);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 
     type1_init(&t, 65535);
     g_assert(step(&t, off2m, 1, &plan));
     g_assert_cmpuint(plan.incongruent_2m, ==, 0);
     g_assert_cmpuint(plan.incongruent_1g, ==, 1);
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
 }
 
@@ -447,7 +449,7 @@ static void test_random(void)
 
     type1_init(&t, 65535);
     for (round = 0; round < 2000; round++) {
-        VFIODmaRange want[80];
+        Range want[80];
         size_t n = 0;
         uint64_t addr = 0x80000;
 
@@ -459,7 +461,7 @@ static void test_random(void)
             if (kind == 0) {
                 /* a hole */
             } else if (kind == 1) {
-                want[n++] = (VFIODmaRange) { addr, len, ROM_HVA + addr,
+                want[n++] = (Range) { addr, len, ROM_HVA + addr,
                                              BLK_ROM, true };
             } else {
                 want[n] = ram(addr, len);

@@ -1,14 +1,14 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Unit tests of hw/vfio/direct/page-rule.c: which part of a device
+ * Unit tests of hw/vfio/direct/page-rule-plan.c: which part of a device
  * mapping an accelerator can map into the guest.
  *
  * Copyright (c) 2026 The vfio-direct authors
  */
 
 #include "qemu/osdep.h"
-#include "hw/vfio/direct/page-rule.h"
+#include "hw/vfio/direct/page-rule-plan.h"
 
 #define KIB 0x400ULL
 #define PAGE_4K (4 * KIB)

@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Unit tests of hw/vfio/direct/region-info.c: region info capability
+ * Unit tests of hw/vfio/direct/region-info-plan.c: region info capability
  * chains from a kernel that gets them wrong are rejected, never walked.
  *
  * Copyright (c) 2026 The vfio-direct authors
@@ -9,7 +9,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
-#include "hw/vfio/direct/region-info.h"
+#include "hw/vfio/direct/region-info-plan.h"
 
 #define REGION_SIZE 0x4000
 #define FIRST_CAP   0x40    /* past struct vfio_region_info */

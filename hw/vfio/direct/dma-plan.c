@@ -22,32 +22,33 @@
 #include "qemu/units.h"
 #include "dma-plan.h"
 
-static uint64_t range_end(const VFIODmaRange *r)
+static uint64_t range_end(const VFIODirectDmaRange *r)
 {
     return r->iova + r->size;
 }
 
 /* Does @b continue @a in iova and host address, in one block? */
-static bool range_continues(const VFIODmaRange *a, const VFIODmaRange *b)
+static bool range_continues(const VFIODirectDmaRange *a,
+                            const VFIODirectDmaRange *b)
 {
     return range_end(a) == b->iova && a->hva + a->size == b->hva &&
            a->block == b->block && a->readonly == b->readonly;
 }
 
-static bool in_window(const VFIODmaPlanConfig *cfg, uint64_t addr)
+static bool in_window(const VFIODirectDmaPlanConfig *cfg, uint64_t addr)
 {
     return addr >= cfg->low_start && addr <= cfg->low_end;
 }
 
 /* @want merged into maximal runs: what "every byte still wanted" means */
-static GArray *plan_runs(const VFIODmaRange *want, size_t n_want)
+static GArray *plan_runs(const VFIODirectDmaRange *want, size_t n_want)
 {
-    GArray *runs = g_array_new(false, false, sizeof(VFIODmaRange));
+    GArray *runs = g_array_new(false, false, sizeof(VFIODirectDmaRange));
     size_t i;
 
     for (i = 0; i < n_want; i++) {
-        VFIODmaRange *last = runs->len ?
-            &g_array_index(runs, VFIODmaRange, runs->len - 1) : NULL;
+        VFIODirectDmaRange *last = runs->len ?
+            &g_array_index(runs, VFIODirectDmaRange, runs->len - 1) : NULL;
 
         if (!want[i].size) {
             continue;
@@ -62,7 +63,7 @@ static GArray *plan_runs(const VFIODmaRange *want, size_t n_want)
 }
 
 /* Is every byte of @m in @runs, at its host address? */
-static bool plan_covered(GArray *runs, const VFIODmaRange *m)
+static bool plan_covered(GArray *runs, const VFIODirectDmaRange *m)
 {
     guint lo = 0, hi = runs->len;
 
@@ -70,14 +71,15 @@ static bool plan_covered(GArray *runs, const VFIODmaRange *m)
     while (hi - lo > 1) {
         guint mid = (lo + hi) / 2;
 
-        if (g_array_index(runs, VFIODmaRange, mid).iova <= m->iova) {
+        if (g_array_index(runs, VFIODirectDmaRange, mid).iova <= m->iova) {
             lo = mid;
         } else {
             hi = mid;
         }
     }
     if (lo < runs->len) {
-        const VFIODmaRange *r = &g_array_index(runs, VFIODmaRange, lo);
+        const VFIODirectDmaRange *r = &g_array_index(runs, VFIODirectDmaRange,
+                                                     lo);
 
         return r->iova <= m->iova && range_end(m) <= range_end(r) &&
                r->hva + (m->iova - r->iova) == m->hva &&
@@ -90,13 +92,13 @@ static bool plan_covered(GArray *runs, const VFIODmaRange *m)
  * Add the new piece @p to the plan: joined to the previous new mapping
  * when it continues it outside the window, cut at the window's edges.
  */
-static void plan_emit(const VFIODmaPlanConfig *cfg, VFIODmaPlan *plan,
-                      VFIODmaRange p)
+static void plan_emit(const VFIODirectDmaPlanConfig *cfg,
+                      VFIODirectDmaPlan *plan, VFIODirectDmaRange p)
 {
     while (p.size) {
-        VFIODmaRange piece = p;
-        VFIODmaRange *last = plan->map->len ?
-            &g_array_index(plan->map, VFIODmaRange, plan->map->len - 1) :
+        VFIODirectDmaRange piece = p;
+        VFIODirectDmaRange *last = plan->map->len ?
+            &g_array_index(plan->map, VFIODirectDmaRange, plan->map->len - 1) :
             NULL;
 
         if (p.iova < cfg->low_start && range_end(&p) > cfg->low_start) {
@@ -117,18 +119,19 @@ static void plan_emit(const VFIODmaPlanConfig *cfg, VFIODmaPlan *plan,
     }
 }
 
-bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
-                   const VFIODmaRange *mapped, size_t n_mapped,
-                   const VFIODmaRange *want, size_t n_want,
-                   VFIODmaPlan *plan)
+bool vfio_direct_dma_plan(const VFIODirectDmaPlanConfig *cfg,
+                          const VFIODirectDmaRange *mapped, size_t n_mapped,
+                          const VFIODirectDmaRange *want, size_t n_want,
+                          VFIODirectDmaPlan *plan)
 {
     g_autoptr(GArray) runs = plan_runs(want, n_want);
-    g_autoptr(GArray) kept = g_array_new(false, false, sizeof(VFIODmaRange));
+    g_autoptr(GArray) kept = g_array_new(false, false,
+                                         sizeof(VFIODirectDmaRange));
     guint i, j = 0;
 
     memset(plan, 0, sizeof(*plan));
     plan->unmap = g_array_new(false, false, sizeof(guint));
-    plan->map = g_array_new(false, false, sizeof(VFIODmaRange));
+    plan->map = g_array_new(false, false, sizeof(VFIODirectDmaRange));
 
     for (i = 0; i < n_mapped; i++) {
         if (plan_covered(runs, &mapped[i])) {
@@ -140,22 +143,25 @@ bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
 
     /* What @want needs beyond the kept mappings */
     for (i = 0; i < n_want; i++) {
-        const VFIODmaRange *w = &want[i];
+        const VFIODirectDmaRange *w = &want[i];
         uint64_t cur = w->iova, end = range_end(w);
         guint k;
 
         while (j < kept->len &&
-               range_end(&g_array_index(kept, VFIODmaRange, j)) <= w->iova) {
+               range_end(&g_array_index(kept, VFIODirectDmaRange, j)) <=
+               w->iova) {
             j++;
         }
         for (k = j; k < kept->len && cur < end; k++) {
-            const VFIODmaRange *m = &g_array_index(kept, VFIODmaRange, k);
+            const VFIODirectDmaRange *m = &g_array_index(kept,
+                                                         VFIODirectDmaRange,
+                                                         k);
 
             if (m->iova >= end) {
                 break;
             }
             if (m->iova > cur) {
-                VFIODmaRange p = *w;
+                VFIODirectDmaRange p = *w;
 
                 p.iova = cur;
                 p.size = m->iova - cur;
@@ -165,7 +171,7 @@ bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
             cur = MAX(cur, range_end(m));
         }
         if (cur < end) {
-            VFIODmaRange p = *w;
+            VFIODirectDmaRange p = *w;
 
             p.iova = cur;
             p.size = end - cur;
@@ -175,12 +181,13 @@ bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
     }
 
     for (i = 0; i < plan->map->len; i++) {
-        const VFIODmaRange *m = &g_array_index(plan->map, VFIODmaRange, i);
+        const VFIODirectDmaRange *m = &g_array_index(plan->map,
+                                                     VFIODirectDmaRange, i);
 
-        if (m->size >= 2 * MiB && !vfio_dma_congruent(m, 2 * MiB)) {
+        if (m->size >= 2 * MiB && !vfio_direct_dma_congruent(m, 2 * MiB)) {
             plan->incongruent_2m++;
         }
-        if (m->size >= GiB && !vfio_dma_congruent(m, GiB)) {
+        if (m->size >= GiB && !vfio_direct_dma_congruent(m, GiB)) {
             plan->incongruent_1g++;
         }
     }
@@ -191,7 +198,7 @@ bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
     return plan->fits;
 }
 
-void vfio_dma_plan_free(VFIODmaPlan *plan)
+void vfio_direct_dma_plan_free(VFIODirectDmaPlan *plan)
 {
     g_array_free(plan->unmap, true);
     g_array_free(plan->map, true);

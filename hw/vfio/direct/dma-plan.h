@@ -15,15 +15,15 @@
 #define HW_VFIO_DIRECT_DMA_PLAN_H
 
 /* A range of guest RAM at @iova, host address @hva, from block @block. */
-typedef struct VFIODmaRange {
+typedef struct VFIODirectDmaRange {
     uint64_t iova;
     uint64_t size;
     uint64_t hva;
     uint64_t block;             /* RAM block: mappings never span two */
     bool readonly;
-} VFIODmaRange;
+} VFIODirectDmaRange;
 
-typedef struct VFIODmaPlanConfig {
+typedef struct VFIODirectDmaPlanConfig {
     /*
      * The legacy window [low_start, low_end): where chipsets reroute
      * RAM at run time (PAM, SMRAM, VGA on PC machines).  Mappings never
@@ -33,20 +33,20 @@ typedef struct VFIODmaPlanConfig {
     uint64_t low_end;
     /* Mappings the kernel still allows (DMA_AVAIL now), -1: unknown */
     int64_t dma_avail;
-} VFIODmaPlanConfig;
+} VFIODirectDmaPlanConfig;
 
-#define VFIO_DMA_PLAN_LOW_START 0xa0000ULL
-#define VFIO_DMA_PLAN_LOW_END   0x100000ULL
+#define VFIO_DIRECT_DMA_LOW_START 0xa0000ULL
+#define VFIO_DIRECT_DMA_LOW_END   0x100000ULL
 
-typedef struct VFIODmaPlan {
+typedef struct VFIODirectDmaPlan {
     GArray *unmap;              /* of guint: indexes of mappings to drop */
-    GArray *map;                /* of VFIODmaRange: new mappings */
+    GArray *map;                /* of VFIODirectDmaRange: new mappings */
     uint64_t map_bytes;         /* sum of @map sizes */
     uint32_t in_use;            /* mappings once the plan is applied */
     uint32_t incongruent_2m;    /* new mappings >= 2 MiB, iova != hva mod 2M */
     uint32_t incongruent_1g;    /* new mappings >= 1 GiB, iova != hva mod 1G */
     bool fits;                  /* within dma_avail */
-} VFIODmaPlan;
+} VFIODirectDmaPlan;
 
 /*
  * Plan the change from @mapped (the mappings the IOMMU holds, sorted by
@@ -54,16 +54,17 @@ typedef struct VFIODmaPlan {
  * disjoint).  A mapping is kept only when @want still covers every byte
  * of it with the same host address, block and permission; otherwise it
  * is unmapped whole and what @want still needs of it is mapped again.
- * Returns @plan->fits; free the plan with vfio_dma_plan_free().
+ * Returns @plan->fits; free the plan with vfio_direct_dma_plan_free().
  */
-bool vfio_dma_plan(const VFIODmaPlanConfig *cfg,
-                   const VFIODmaRange *mapped, size_t n_mapped,
-                   const VFIODmaRange *want, size_t n_want,
-                   VFIODmaPlan *plan);
-void vfio_dma_plan_free(VFIODmaPlan *plan);
+bool vfio_direct_dma_plan(const VFIODirectDmaPlanConfig *cfg,
+                          const VFIODirectDmaRange *mapped, size_t n_mapped,
+                          const VFIODirectDmaRange *want, size_t n_want,
+                          VFIODirectDmaPlan *plan);
+void vfio_direct_dma_plan_free(VFIODirectDmaPlan *plan);
 
 /* Is the mapping congruent (iova == hva) modulo @align? */
-static inline bool vfio_dma_congruent(const VFIODmaRange *r, uint64_t align)
+static inline bool vfio_direct_dma_congruent(const VFIODirectDmaRange *r,
+                                             uint64_t align)
 {
     return ((r->iova ^ r->hva) & (align - 1)) == 0;
 }

@@ -42,8 +42,8 @@
 static bool vfio_direct_dma_next_plan = true;
 static uint32_t vfio_direct_dma_next_threads = VFIO_DIRECT_DMA_THREADS;
 
-/* VFIODmaRange.block is the memory region */
-static MemoryRegion *entry_mr(const VFIODmaRange *r)
+/* VFIODirectDmaRange.block is the memory region */
+static MemoryRegion *entry_mr(const VFIODirectDmaRange *r)
 {
     return (MemoryRegion *)(uintptr_t)r->block;
 }
@@ -67,8 +67,8 @@ VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer)
 
     if (!d) {
         d = g_new0(VFIODirectDma, 1);
-        d->want = g_array_new(false, false, sizeof(VFIODmaRange));
-        d->mapped = g_array_new(false, false, sizeof(VFIODmaRange));
+        d->want = g_array_new(false, false, sizeof(VFIODirectDmaRange));
+        d->mapped = g_array_new(false, false, sizeof(VFIODirectDmaRange));
         d->plan = vfio_direct_dma_next_plan;
         d->prefault_threads =
             vfio_direct_dma_bound_threads(vfio_direct_dma_next_threads);
@@ -123,7 +123,7 @@ static bool vfio_direct_dma_ours(VFIOContainerBase *bcontainer,
 
 /* The host-page-aligned part of @section, as upstream maps it */
 static bool vfio_direct_dma_range(MemoryRegionSection *section,
-                                  VFIODmaRange *r)
+                                  VFIODirectDmaRange *r)
 {
     uint64_t start = section->offset_within_address_space;
     Int128 llend = int128_add(int128_make64(start), section->size);
@@ -149,7 +149,7 @@ static guint vfio_direct_dma_find(GArray *a, uint64_t iova)
 
     while (lo < hi) {
         guint mid = (lo + hi) / 2;
-        VFIODmaRange *m = &g_array_index(a, VFIODmaRange, mid);
+        VFIODirectDmaRange *m = &g_array_index(a, VFIODirectDmaRange, mid);
 
         if (m->iova + m->size <= iova) {
             lo = mid + 1;
@@ -160,7 +160,7 @@ static guint vfio_direct_dma_find(GArray *a, uint64_t iova)
     return lo;
 }
 
-static void vfio_direct_dma_insert(GArray *a, const VFIODmaRange *r)
+static void vfio_direct_dma_insert(GArray *a, const VFIODirectDmaRange *r)
 {
     g_array_insert_val(a, vfio_direct_dma_find(a, r->iova), *r);
     memory_region_ref(entry_mr(r));
@@ -168,14 +168,14 @@ static void vfio_direct_dma_insert(GArray *a, const VFIODmaRange *r)
 
 static void vfio_direct_dma_remove(GArray *a, guint i)
 {
-    MemoryRegion *mr = entry_mr(&g_array_index(a, VFIODmaRange, i));
+    MemoryRegion *mr = entry_mr(&g_array_index(a, VFIODirectDmaRange, i));
 
     g_array_remove_index(a, i);
     memory_region_unref(mr);
 }
 
 static int vfio_direct_dma_unmap_one(VFIOContainerBase *bcontainer,
-                                     const VFIODmaRange *m)
+                                     const VFIODirectDmaRange *m)
 {
     int ret = vfio_container_dma_unmap(bcontainer, m->iova, m->size, NULL);
 
@@ -200,7 +200,8 @@ static void vfio_direct_dma_evict(VFIOContainerBase *bcontainer,
     guint i = vfio_direct_dma_find(d->mapped, iova);
 
     while (i < d->mapped->len) {
-        VFIODmaRange *m = &g_array_index(d->mapped, VFIODmaRange, i);
+        VFIODirectDmaRange *m = &g_array_index(d->mapped, VFIODirectDmaRange,
+                                               i);
 
         if (m->iova >= iova + size) {
             break;
@@ -216,7 +217,7 @@ bool vfio_direct_dma_region_add(VFIOContainerBase *bcontainer,
                                 MemoryRegionSection *section)
 {
     VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
-    VFIODmaRange r;
+    VFIODirectDmaRange r;
 
     if (!vfio_direct_dma_ours(bcontainer, section)) {
         if (d->mapped->len) {
@@ -239,7 +240,7 @@ bool vfio_direct_dma_region_del(VFIOContainerBase *bcontainer,
                                 MemoryRegionSection *section)
 {
     VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
-    VFIODmaRange r;
+    VFIODirectDmaRange r;
     guint i;
 
     if (!vfio_direct_dma_ours(bcontainer, section)) {
@@ -248,8 +249,8 @@ bool vfio_direct_dma_region_del(VFIOContainerBase *bcontainer,
     if (vfio_direct_dma_range(section, &r)) {
         i = vfio_direct_dma_find(d->want, r.iova);
         if (i < d->want->len &&
-            g_array_index(d->want, VFIODmaRange, i).iova == r.iova &&
-            g_array_index(d->want, VFIODmaRange, i).size == r.size) {
+            g_array_index(d->want, VFIODirectDmaRange, i).iova == r.iova &&
+            g_array_index(d->want, VFIODirectDmaRange, i).size == r.size) {
             trace_vfio_direct_dma_region_del(memory_region_name(section->mr),
                                              r.iova, r.size);
             vfio_direct_dma_remove(d->want, i);
@@ -304,11 +305,11 @@ void vfio_direct_dma_commit(MemoryListener *listener)
                                                  listener);
     VFIODirectDma *d = bcontainer->direct_dma;
     g_autoptr(GArray) old = NULL;
-    VFIODmaPlanConfig cfg = {
-        .low_start = VFIO_DMA_PLAN_LOW_START,
-        .low_end = VFIO_DMA_PLAN_LOW_END,
+    VFIODirectDmaPlanConfig cfg = {
+        .low_start = VFIO_DIRECT_DMA_LOW_START,
+        .low_end = VFIO_DIRECT_DMA_LOW_END,
     };
-    VFIODmaPlan plan;
+    VFIODirectDmaPlan plan;
     Error *err = NULL;
     guint i, done;
 
@@ -318,8 +319,9 @@ void vfio_direct_dma_commit(MemoryListener *listener)
     d->dirty = false;
     cfg.dma_avail = vfio_direct_dma_avail(bcontainer);
     old = g_array_copy(d->mapped);
-    vfio_dma_plan(&cfg, (VFIODmaRange *)old->data, old->len,
-                  (VFIODmaRange *)d->want->data, d->want->len, &plan);
+    vfio_direct_dma_plan(&cfg, (VFIODirectDmaRange *)old->data, old->len,
+                         (VFIODirectDmaRange *)d->want->data, d->want->len,
+                         &plan);
     trace_vfio_direct_dma_plan(old->len, plan.unmap->len, plan.map->len,
                                plan.map_bytes, plan.in_use, cfg.dma_avail);
 
@@ -328,7 +330,7 @@ void vfio_direct_dma_commit(MemoryListener *listener)
         guint k = g_array_index(plan.unmap, guint, i);
 
         vfio_direct_dma_unmap_one(bcontainer,
-                                  &g_array_index(old, VFIODmaRange, k));
+                                  &g_array_index(old, VFIODirectDmaRange, k));
         vfio_direct_dma_remove(d->mapped, k);
     }
 
@@ -341,15 +343,16 @@ void vfio_direct_dma_commit(MemoryListener *listener)
                    "dma_entry_limit", plan.map->len - plan.unmap->len,
                    cfg.dma_avail);
         vfio_direct_dma_fail(bcontainer, err);
-        vfio_dma_plan_free(&plan);
+        vfio_direct_dma_plan_free(&plan);
         return;
     }
 
     for (done = 0; done < plan.map->len; done++) {
-        VFIODmaRange *m = &g_array_index(plan.map, VFIODmaRange, done);
+        VFIODirectDmaRange *m = &g_array_index(plan.map, VFIODirectDmaRange,
+                                               done);
         int ret;
 
-        if (m->size >= 2 * MiB && !vfio_dma_congruent(m, 2 * MiB)) {
+        if (m->size >= 2 * MiB && !vfio_direct_dma_congruent(m, 2 * MiB)) {
             d->stats.incongruent++;
             trace_vfio_direct_dma_incongruent(m->iova, m->hva, m->size);
         }
@@ -377,7 +380,8 @@ void vfio_direct_dma_commit(MemoryListener *listener)
         trace_vfio_direct_dma_rollback(done);
         d->stats.rollbacks++;
         for (i = done; i-- > 0;) {
-            VFIODmaRange *m = &g_array_index(plan.map, VFIODmaRange, i);
+            VFIODirectDmaRange *m = &g_array_index(plan.map,
+                                                   VFIODirectDmaRange, i);
             guint k = vfio_direct_dma_find(d->mapped, m->iova);
 
             vfio_direct_dma_unmap_one(bcontainer, m);
@@ -385,7 +389,7 @@ void vfio_direct_dma_commit(MemoryListener *listener)
         }
         vfio_direct_dma_fail(bcontainer, err);
     }
-    vfio_dma_plan_free(&plan);
+    vfio_direct_dma_plan_free(&plan);
 }
 
 bool vfio_direct_dma_room(VFIOContainerBase *bcontainer, uint64_t nr,

@@ -23,8 +23,8 @@
 #define VFIO_DIRECT_PREFAULT_MIN (32 * MiB)
 
 struct VFIODirectDma {
-    GArray *want;               /* VFIODmaRange, sorted, one per section */
-    GArray *mapped;             /* VFIODmaRange, sorted: what we mapped */
+    GArray *want;           /* VFIODirectDmaRange, sorted, one per section */
+    GArray *mapped;         /* VFIODirectDmaRange, sorted: what we mapped */
     bool dirty;                 /* want or mapped changed since commit */
     bool plan;                  /* x-dma-plan */
     uint32_t prefault_threads;  /* x-dma-prefault-threads, bounded */
@@ -37,7 +37,7 @@ VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer);
 
 /* prefault.c: populate the RAM behind @m with threads, if not yet */
 void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,
-                          const VFIODmaRange *m);
+                          const VFIODirectDmaRange *m);
 
 /* dma.c: the report of @vdev's container, NULL when it has none */
 VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev);

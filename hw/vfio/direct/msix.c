@@ -33,7 +33,7 @@
 #include "hw/pci/msix.h"
 #include "hw/vfio/pci.h"
 #include "msix-plan.h"
-#include "region-info.h"
+#include "region-info-plan.h"
 #include "trace.h"
 
 /*

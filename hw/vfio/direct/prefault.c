@@ -47,7 +47,7 @@ static bool vfio_direct_prefault_resident(void *start, size_t len)
 }
 
 void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,
-                          const VFIODmaRange *m)
+                          const VFIODirectDmaRange *m)
 {
     RAMBlock *rb = mr->ram_block;
     Error *err = NULL;

@@ -29,8 +29,8 @@
 #include "dma.h"
 #include "tce.h"
 #include "spapr-state.h"
-#include "page-rule.h"
-#include "region-info.h"
+#include "page-rule-plan.h"
+#include "region-info-plan.h"
 #include "trace.h"
 
 /* Ranges of one BAR, in order; adjacent ranges served alike are merged. */

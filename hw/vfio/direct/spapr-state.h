@@ -2,7 +2,7 @@
  * vfio-direct: per-container state of the sPAPR parts (private header)
  *
  * prereg.c owns it (created on first use, freed when the container is
- * released); spapr-window.c counts its DDW refusals there; both report
+ * released); ddw.c counts its DDW refusals there; both report
  * to query.c through the functions below.
  *
  * Copyright (c) 2026 The vfio-direct authors

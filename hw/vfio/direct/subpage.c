@@ -42,7 +42,7 @@
 #include "hw/pci/pci.h"
 #include "hw/resettable.h"
 #include "hw/vfio/pci.h"
-#include "region-info.h"
+#include "region-info-plan.h"
 #include "subpage-plan.h"
 #include "trace.h"
 

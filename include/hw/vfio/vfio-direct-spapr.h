@@ -2,7 +2,7 @@
  * vfio-direct: sPAPR DDW page sizes and memory preregistration (hooks)
  *
  * hw/ppc/spapr_rtas_ddw.c asks which DDW page sizes a PHB may offer
- * (hw/vfio/direct/spapr-window.c); hw/vfio/spapr.c's prereg listener
+ * (hw/vfio/direct/ddw.c); hw/vfio/spapr.c's prereg listener
  * has its VFIO_IOMMU_SPAPR_(UN)REGISTER_MEMORY calls counted
  * (hw/vfio/direct/prereg.c).
  *
@@ -20,7 +20,7 @@ typedef struct VFIOContainerBase VFIOContainerBase;
 /*
  * The DDW page sizes (a mask of powers of two) a PHB whose own are
  * @phb_pgsizes may offer for DMA address space @as: those that every
- * vfio container attached to @as can back (see spapr-window-plan.h);
+ * vfio container attached to @as can back (see ddw-plan.h);
  * @phb_pgsizes itself when none is attached.
  */
 uint64_t vfio_direct_ddw_page_sizes(uint64_t phb_pgsizes, AddressSpace *as);

@@ -14,10 +14,10 @@
 
 #include "qemu/osdep.h"
 #include "qemu/host-utils.h"
-#include "spapr-window-plan.h"
+#include "ddw-plan.h"
 
-uint64_t vfio_spapr_window_backing(uint64_t page, uint64_t host_pgsizes,
-                                   uint64_t ram_page)
+uint64_t vfio_direct_ddw_backing(uint64_t page, uint64_t host_pgsizes,
+                                 uint64_t ram_page)
 {
     uint64_t limit = MIN(page, ram_page), fit;
 
@@ -29,9 +29,9 @@ uint64_t vfio_spapr_window_backing(uint64_t page, uint64_t host_pgsizes,
     return fit ? pow2floor(fit) : 0;
 }
 
-uint64_t vfio_spapr_window_page_sizes(uint64_t phb_pgsizes,
-                                      const uint64_t *host_pgsizes,
-                                      unsigned n, uint64_t ram_page)
+uint64_t vfio_direct_ddw_offer(uint64_t phb_pgsizes,
+                               const uint64_t *host_pgsizes,
+                               unsigned n, uint64_t ram_page)
 {
     uint64_t offered = 0;
     unsigned bit, i;
@@ -44,7 +44,7 @@ uint64_t vfio_spapr_window_page_sizes(uint64_t phb_pgsizes,
         bool ok = phb_pgsizes & page;
 
         for (i = 0; ok && i < n; i++) {
-            ok = vfio_spapr_window_backing(page, host_pgsizes[i], ram_page);
+            ok = vfio_direct_ddw_backing(page, host_pgsizes[i], ram_page);
         }
         if (ok) {
             offered |= page;

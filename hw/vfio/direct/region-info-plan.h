@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef HW_VFIO_DIRECT_REGION_INFO_H
-#define HW_VFIO_DIRECT_REGION_INFO_H
+#ifndef HW_VFIO_DIRECT_REGION_INFO_PLAN_H
+#define HW_VFIO_DIRECT_REGION_INFO_PLAN_H
 
 #include <linux/vfio.h>
 #include "msix-plan.h"
@@ -84,4 +84,4 @@ VFIODirectBarVerdict vfio_direct_region_bar_check(const VFIODirectBarAnswer *a,
 uint64_t vfio_direct_region_bar_sized(uint32_t low, uint32_t high,
                                       bool ioport, bool mem64);
 
-#endif /* HW_VFIO_DIRECT_REGION_INFO_H */
+#endif /* HW_VFIO_DIRECT_REGION_INFO_PLAN_H */

@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef HW_VFIO_DIRECT_PAGE_RULE_H
-#define HW_VFIO_DIRECT_PAGE_RULE_H
+#ifndef HW_VFIO_DIRECT_PAGE_RULE_PLAN_H
+#define HW_VFIO_DIRECT_PAGE_RULE_PLAN_H
 
 /*
  * A section of guest physical memory backed by a host mapping, split
@@ -30,4 +30,4 @@ VFIODirectPageSplit vfio_direct_page_split(uint64_t gpa, uint64_t hva,
                                            uint64_t size,
                                            uint64_t page_size);
 
-#endif /* HW_VFIO_DIRECT_PAGE_RULE_H */
+#endif /* HW_VFIO_DIRECT_PAGE_RULE_PLAN_H */

@@ -1,7 +1,7 @@
 /*
  * vfio-direct: which DDW page sizes a pseries guest may be offered
  *
- * Pure logic, unit-tested in tests/unit/test-vfio-direct-spapr-window.c.
+ * Pure logic, unit-tested in tests/unit/test-vfio-direct-ddw.c.
  * Page sizes are masks of powers of two (bit n: 2^n bytes), as in the
  * PHB's "pgsz" and the sPAPR TCE info's ddw.pgsizes.
  *
@@ -9,8 +9,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef HW_VFIO_DIRECT_SPAPR_WINDOW_PLAN_H
-#define HW_VFIO_DIRECT_SPAPR_WINDOW_PLAN_H
+#ifndef HW_VFIO_DIRECT_DDW_PLAN_H
+#define HW_VFIO_DIRECT_DDW_PLAN_H
 
 /*
  * The host IOMMU page size that backs guest IOMMU pages of @page bytes
@@ -19,16 +19,16 @@
  * size not above either (the kernel refuses a host TCE larger than the
  * page behind the preregistered memory).  0 when there is none.
  */
-uint64_t vfio_spapr_window_backing(uint64_t page, uint64_t host_pgsizes,
-                                   uint64_t ram_page);
+uint64_t vfio_direct_ddw_backing(uint64_t page, uint64_t host_pgsizes,
+                                 uint64_t ram_page);
 
 /*
  * Guest IOMMU page sizes that every one of the @n containers can back
  * (@host_pgsizes[i] each), out of @phb_pgsizes.  With no container
  * (@n == 0) the PHB's own sizes, unchanged.
  */
-uint64_t vfio_spapr_window_page_sizes(uint64_t phb_pgsizes,
-                                      const uint64_t *host_pgsizes,
-                                      unsigned n, uint64_t ram_page);
+uint64_t vfio_direct_ddw_offer(uint64_t phb_pgsizes,
+                               const uint64_t *host_pgsizes,
+                               unsigned n, uint64_t ram_page);
 
-#endif /* HW_VFIO_DIRECT_SPAPR_WINDOW_PLAN_H */
+#endif /* HW_VFIO_DIRECT_DDW_PLAN_H */

@@ -6,7 +6,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "page-rule.h"
+#include "page-rule-plan.h"
 
 VFIODirectPageSplit vfio_direct_page_split(uint64_t gpa, uint64_t hva,
                                            uint64_t size,

@@ -4,7 +4,7 @@
  * What: RTAS ibm,query-pe-dma-window offers, and ibm,create-pe-dma-window
  * accepts, only the page sizes of the PHB's "pgsz" that every vfio
  * container attached to the PHB's DMA address space can back
- * (spapr-window-plan.c: some host IOMMU page size no larger than the
+ * (ddw-plan.c: some host IOMMU page size no larger than the
  * guest's page nor than the host pages behind guest RAM).  With no vfio
  * container there, the PHB's sizes, as upstream.
  * Why: upstream offers the PHB's sizes alone; a guest that picks one the
@@ -23,12 +23,12 @@
 #include "hw/vfio/vfio-container-base.h"
 #include "hw/vfio/pci.h"
 #include "hw/vfio/vfio-direct-spapr.h"
-#include "spapr-window-plan.h"
+#include "ddw-plan.h"
 #include "spapr-state.h"
 #include "trace.h"
 
 /* Every size from 4 KiB up: what a container can back at all */
-#define VFIO_DDW_ALL_SIZES (~0ULL << 12)
+#define VFIO_DIRECT_DDW_ALL_SIZES (~0ULL << 12)
 
 /* The distinct containers attached to @as, at most @max */
 static unsigned vfio_direct_ddw_containers(AddressSpace *as,
@@ -54,16 +54,16 @@ static unsigned vfio_direct_ddw_containers(AddressSpace *as,
     return n;
 }
 
-#define VFIO_DDW_MAX_CONTAINERS 16
+#define VFIO_DIRECT_DDW_MAX_CONTAINERS 16
 
 static uint64_t vfio_direct_ddw_sizes(uint64_t phb_pgsizes, AddressSpace *as,
                                       VFIOContainerBase **bc, unsigned *nr)
 {
-    uint64_t host[VFIO_DDW_MAX_CONTAINERS], offered;
+    uint64_t host[VFIO_DIRECT_DDW_MAX_CONTAINERS], offered;
     long ram_page;
     unsigned n, i;
 
-    n = vfio_direct_ddw_containers(as, bc, VFIO_DDW_MAX_CONTAINERS);
+    n = vfio_direct_ddw_containers(as, bc, VFIO_DIRECT_DDW_MAX_CONTAINERS);
     *nr = n;
     if (!n) {
         return phb_pgsizes;
@@ -73,14 +73,14 @@ static uint64_t vfio_direct_ddw_sizes(uint64_t phb_pgsizes, AddressSpace *as,
         host[i] = bc[i]->pgsizes;
         trace_vfio_direct_ddw_container(i, host[i], ram_page);
     }
-    offered = vfio_spapr_window_page_sizes(phb_pgsizes, host, n, ram_page);
+    offered = vfio_direct_ddw_offer(phb_pgsizes, host, n, ram_page);
     trace_vfio_direct_ddw_page_sizes(phb_pgsizes, n, ram_page, offered);
     return offered;
 }
 
 uint64_t vfio_direct_ddw_page_sizes(uint64_t phb_pgsizes, AddressSpace *as)
 {
-    VFIOContainerBase *bc[VFIO_DDW_MAX_CONTAINERS];
+    VFIOContainerBase *bc[VFIO_DIRECT_DDW_MAX_CONTAINERS];
     unsigned n;
 
     return vfio_direct_ddw_sizes(phb_pgsizes, as, bc, &n);
@@ -89,7 +89,7 @@ uint64_t vfio_direct_ddw_page_sizes(uint64_t phb_pgsizes, AddressSpace *as)
 bool vfio_direct_ddw_page_ok(uint64_t phb_pgsizes, AddressSpace *as,
                              uint32_t page_shift)
 {
-    VFIOContainerBase *bc[VFIO_DDW_MAX_CONTAINERS];
+    VFIOContainerBase *bc[VFIO_DIRECT_DDW_MAX_CONTAINERS];
     uint64_t page, offered;
     unsigned n, i;
 
@@ -127,9 +127,9 @@ VfioDdwInfo *vfio_direct_ddw_query(VFIOPCIDevice *vdev)
     info = g_new0(VfioDdwInfo, 1);
     info->host_page_sizes = bc->pgsizes;
     info->ram_page_size = qemu_minrampagesize();
-    info->page_sizes = vfio_spapr_window_page_sizes(VFIO_DDW_ALL_SIZES,
-                                                    &info->host_page_sizes, 1,
-                                                    info->ram_page_size);
+    info->page_sizes = vfio_direct_ddw_offer(VFIO_DIRECT_DDW_ALL_SIZES,
+                                             &info->host_page_sizes, 1,
+                                             info->ram_page_size);
     info->refused = s ? s->ddw_refused : 0;
     return info;
 }

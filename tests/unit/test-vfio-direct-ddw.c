@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Unit tests of hw/vfio/direct/spapr-window-plan.c: which DDW page
+ * Unit tests of hw/vfio/direct/ddw-plan.c: which DDW page
  * sizes a pseries guest is offered, and which host IOMMU page size
  * backs each.
  *
@@ -10,7 +10,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/host-utils.h"
-#include "hw/vfio/direct/spapr-window-plan.h"
+#include "hw/vfio/direct/ddw-plan.h"
 
 #define SZ_4K   (1ULL << 12)
 #define SZ_64K  (1ULL << 16)
@@ -55,7 +55,7 @@ static void test_backing(gconstpointer opaque)
 {
     const BackingCase *c = opaque;
 
-    g_assert_cmphex(vfio_spapr_window_backing(c->page, c->host, c->ram), ==,
+    g_assert_cmphex(vfio_direct_ddw_backing(c->page, c->host, c->ram), ==,
                     c->expected);
 }
 
@@ -95,7 +95,7 @@ static void test_offer(gconstpointer opaque)
 {
     const OfferCase *c = opaque;
 
-    g_assert_cmphex(vfio_spapr_window_page_sizes(c->phb, c->host, c->n,
+    g_assert_cmphex(vfio_direct_ddw_offer(c->phb, c->host, c->n,
                                                  c->ram), ==, c->expected);
 }
 
@@ -134,7 +134,7 @@ static void test_random(void)
             }
             want |= ok ? 1ULL << s : 0;
         }
-        got = vfio_spapr_window_page_sizes(phb, host, n, ram);
+        got = vfio_direct_ddw_offer(phb, host, n, ram);
         g_assert_cmphex(got, ==, n ? want : phb);
         for (s = 0; s < 64 && n; s++) {
             uint64_t b;
@@ -143,7 +143,7 @@ static void test_random(void)
                 continue;
             }
             for (i = 0; i < n; i++) {
-                b = vfio_spapr_window_backing(1ULL << s, host[i], ram);
+                b = vfio_direct_ddw_backing(1ULL << s, host[i], ram);
                 g_assert_cmphex(b & host[i], ==, b);
                 g_assert_cmpint(ctpop64(b), ==, 1);
                 g_assert_cmpuint(b, <=, 1ULL << s);
@@ -161,18 +161,18 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     for (i = 0; i < ARRAY_SIZE(backing_cases); i++) {
         g_autofree char *path =
-            g_strdup_printf("/vfio-direct/spapr-window/backing/%s",
+            g_strdup_printf("/vfio-direct/ddw/backing/%s",
                             backing_cases[i].name);
 
         g_test_add_data_func(path, &backing_cases[i], test_backing);
     }
     for (i = 0; i < ARRAY_SIZE(offer_cases); i++) {
         g_autofree char *path =
-            g_strdup_printf("/vfio-direct/spapr-window/offer/%s",
+            g_strdup_printf("/vfio-direct/ddw/offer/%s",
                             offer_cases[i].name);
 
         g_test_add_data_func(path, &offer_cases[i], test_offer);
     }
-    g_test_add_func("/vfio-direct/spapr-window/random", test_random);
+    g_test_add_func("/vfio-direct/ddw/random", test_random);
     return g_test_run();
 }

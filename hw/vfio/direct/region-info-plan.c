@@ -21,7 +21,7 @@
 #include "qemu/host-utils.h"
 #include "qemu/units.h"
 #include "hw/pci/pci_regs.h"
-#include "region-info.h"
+#include "region-info-plan.h"
 
 /* Bytes that capability @id needs in all, or 0 when it is unknown. */
 static size_t vfio_direct_cap_size(const struct vfio_info_cap_header *hdr)
