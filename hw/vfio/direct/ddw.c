@@ -133,12 +133,3 @@ VfioDdwInfo *vfio_direct_ddw_query(VFIOPCIDevice *vdev)
     info->refused = s ? s->ddw_refused : 0;
     return info;
 }
-
-void vfio_direct_ddw_hmp(Monitor *mon, VfioDdwInfo *info)
-{
-    monitor_printf(mon, "  DDW: host IOMMU page sizes 0x%" PRIx64 ", RAM "
-                   "pages 0x%" PRIx64 ": guest page sizes 0x%" PRIx64
-                   " can be backed; %" PRIu64 " windows refused\n",
-                   info->host_page_sizes, info->ram_page_size,
-                   info->page_sizes, info->refused);
-}

@@ -38,9 +38,13 @@
 #include "dma.h"
 #include "trace.h"
 
-/* The properties of the vfio-pci device being realized (see realize) */
-static bool vfio_direct_dma_next_plan = true;
-static uint32_t vfio_direct_dma_next_threads = VFIO_DIRECT_DMA_THREADS;
+/*
+ * The vfio-pci device whose vfio_attach_device() is running (realize
+ * runs under the BQL, one at a time): a container created by that attach
+ * takes its settings from this device's properties.
+ */
+static VFIOPCIDevice *vfio_direct_dma_attaching;
+static bool vfio_direct_dma_attach_created;   /* ... and it created one */
 
 /* VFIODirectDmaRange.block is the memory region */
 static MemoryRegion *entry_mr(const VFIODirectDmaRange *r)
@@ -55,28 +59,70 @@ static uint32_t vfio_direct_dma_bound_threads(uint32_t threads)
     return MIN(threads, (uint32_t)MAX(cpus, 1));
 }
 
-void vfio_direct_dma_realize(VFIOPCIDevice *vdev)
-{
-    vfio_direct_dma_next_plan = vdev->direct.dma_plan;
-    vfio_direct_dma_next_threads = vdev->direct.dma_prefault_threads;
-}
-
 VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer)
 {
+    VFIOPCIDevice *vdev = vfio_direct_dma_attaching;
     VFIODirectDma *d = bcontainer->direct_dma;
 
     if (!d) {
         d = g_new0(VFIODirectDma, 1);
         d->want = g_array_new(false, false, sizeof(VFIODirectDmaRange));
         d->mapped = g_array_new(false, false, sizeof(VFIODirectDmaRange));
-        d->plan = vfio_direct_dma_next_plan;
-        d->prefault_threads =
-            vfio_direct_dma_bound_threads(vfio_direct_dma_next_threads);
+        /* Another kind of vfio device: the properties' defaults */
+        d->plan = vdev ? vdev->direct.dma_plan : true;
+        d->prefault_threads = vfio_direct_dma_bound_threads(
+            vdev ? vdev->direct.dma_prefault_threads :
+            VFIO_DIRECT_DMA_THREADS);
+        d->settings_from = g_strdup(vdev ? vdev->vbasedev.name : NULL);
+        vfio_direct_dma_attach_created = vdev != NULL;
         d->stats.planner = d->plan;
         d->stats.prefault_threads = d->prefault_threads;
         bcontainer->direct_dma = d;
     }
     return d;
+}
+
+/* @vdev joined a container that another device set up: do they agree? */
+static void vfio_direct_dma_check_settings(VFIOPCIDevice *vdev,
+                                           VFIODirectDma *d)
+{
+    uint32_t threads =
+        vfio_direct_dma_bound_threads(vdev->direct.dma_prefault_threads);
+
+    if (vdev->direct.dma_plan == d->plan && threads == d->prefault_threads) {
+        return;
+    }
+    warn_report("vfio %s: x-dma-plan=%s,x-dma-prefault-threads=%u do not "
+                "apply: its IOMMU container was set up by %s with "
+                "x-dma-plan=%s,x-dma-prefault-threads=%u; give every device "
+                "of a container the same values", vdev->vbasedev.name,
+                vdev->direct.dma_plan ? "on" : "off", threads,
+                d->settings_from ?: "another vfio device",
+                d->plan ? "on" : "off", d->prefault_threads);
+}
+
+bool vfio_direct_dma_attach(VFIOPCIDevice *vdev, const char *name,
+                            AddressSpace *as, Error **errp)
+{
+    VFIODirectDma *d = NULL;
+    bool created;
+
+    vfio_direct_dma_attaching = vdev;
+    vfio_direct_dma_attach_created = false;
+    if (vfio_attach_device(name, &vdev->vbasedev, as, errp)) {
+        d = vfio_direct_dma_get(vdev->vbasedev.bcontainer);
+    }
+    created = vfio_direct_dma_attach_created;
+    vfio_direct_dma_attaching = NULL;
+    if (!d) {
+        return false;
+    }
+    trace_vfio_direct_dma_attach(vdev->vbasedev.name, created, d->plan,
+                                 d->prefault_threads);
+    if (!created) {
+        vfio_direct_dma_check_settings(vdev, d);
+    }
+    return true;
 }
 
 int64_t vfio_direct_dma_clock(void)
@@ -426,6 +472,7 @@ void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer)
     }
     g_array_free(d->want, true);
     g_array_free(d->mapped, true);
+    g_free(d->settings_from);
     g_free(d->tce);
     g_free(d);
     bcontainer->direct_dma = NULL;
@@ -450,28 +497,6 @@ VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev)
         info->dma_avail = avail;
     }
     return info;
-}
-
-void vfio_direct_dma_hmp(Monitor *mon, VfioDmaInfo *info)
-{
-    monitor_printf(mon, "  DMA: planner %s, %" PRIu64 " mappings, limit %"
-                   PRIu64, info->planner ? "on" : "off", info->mappings,
-                   info->dma_limit);
-    if (info->has_dma_avail) {
-        monitor_printf(mon, ", %" PRIu64 " more allowed", info->dma_avail);
-    }
-    monitor_printf(mon, "\n    map %" PRIu64 " calls %" PRIu64 " bytes "
-                   "(largest 0x%" PRIx64 ", %" PRIu64 " failed) %" PRIu64
-                   " us; unmap %" PRIu64 " calls %" PRIu64 " bytes %" PRIu64
-                   " us\n", info->map_calls, info->map_bytes,
-                   info->largest_mapping, info->map_failures,
-                   info->map_ns / 1000, info->unmap_calls, info->unmap_bytes,
-                   info->unmap_ns / 1000);
-    monitor_printf(mon, "    prefault %" PRIu64 " bytes %" PRIu64 " us (%"
-                   PRIu64 " threads); incongruent %" PRIu64 ", refused %"
-                   PRIu64 ", rollbacks %" PRIu64 "\n", info->prefault_bytes,
-                   info->prefault_ns / 1000, info->prefault_threads,
-                   info->incongruent, info->refused, info->rollbacks);
 }
 
 void vfio_direct_dma_class_init(ObjectClass *klass)

@@ -13,7 +13,6 @@
 #define HW_VFIO_DIRECT_DMA_H
 
 #include "qapi/qapi-types-vfio-direct.h"
-#include "monitor/monitor.h"
 #include "hw/vfio/vfio-direct-dma.h"
 #include "dma-plan.h"
 
@@ -28,6 +27,7 @@ struct VFIODirectDma {
     bool dirty;                 /* want or mapped changed since commit */
     bool plan;                  /* x-dma-plan */
     uint32_t prefault_threads;  /* x-dma-prefault-threads, bounded */
+    char *settings_from;        /* the device that set these, or NULL */
     VfioDmaInfo stats;          /* counters; mappings etc. filled on query */
     VfioTceInfo *tce;           /* tce.c's counters (sPAPR), or NULL */
 };
@@ -41,6 +41,5 @@ void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,
 
 /* dma.c: the report of @vdev's container, NULL when it has none */
 VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev);
-void vfio_direct_dma_hmp(Monitor *mon, VfioDmaInfo *info);
 
 #endif /* HW_VFIO_DIRECT_DMA_H */

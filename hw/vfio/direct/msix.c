@@ -33,100 +33,8 @@
 #include "hw/pci/msix.h"
 #include "hw/vfio/pci.h"
 #include "msix-plan.h"
-#include "region-info-plan.h"
+#include "region-info.h"
 #include "trace.h"
-
-/*
- * The size config space gives BAR @nr: write all ones through the device
- * fd, read back, restore, as upstream sizes the ROM.  0 when it cannot.
- */
-static uint64_t vfio_direct_bar_config_size(VFIOPCIDevice *vdev, int nr)
-{
-    VFIOBAR *bar = &vdev->bars[nr];
-    int fd = vdev->vbasedev.fd, regs = bar->mem64 && nr < PCI_ROM_SLOT - 1 ?
-                                       2 : 1;
-    off_t off = vdev->config_offset + PCI_BASE_ADDRESS_0 + 4 * nr;
-    uint32_t orig[2] = {}, sized[2] = {}, ones[2] = { UINT32_MAX, UINT32_MAX };
-    size_t len = regs * sizeof(uint32_t);
-    bool ok;
-
-    if (pread(fd, orig, len, off) != len) {
-        return 0;
-    }
-    ok = pwrite(fd, ones, len, off) == len && pread(fd, sized, len, off) == len;
-    if (pwrite(fd, orig, len, off) != len || !ok) {
-        return 0;
-    }
-    return vfio_direct_region_bar_sized(le32_to_cpu(sized[0]),
-                                        le32_to_cpu(sized[1]), bar->ioport,
-                                        bar->mem64);
-}
-
-/*
- * Check every BAR's region info before upstream maps it and registers it
- * as a PCI BAR (MSI-X early setup is the first call into vfio-direct
- * between the two): an answer no BAR can give fails realize, an mmap
- * that is not plainly granted is dropped, so the BAR traps.
- */
-static bool vfio_direct_bars_check(VFIOPCIDevice *vdev, Error **errp)
-{
-    uint64_t page_size = qemu_real_host_page_size();
-    const char *name = vdev->vbasedev.name;
-    int nr;
-
-    for (nr = 0; nr < PCI_ROM_SLOT; nr++) {
-        VFIORegion *region = &vdev->bars[nr].region;
-        g_autofree struct vfio_region_info *info = NULL;
-        g_autofree VFIODirectArea *areas = g_new0(VFIODirectArea,
-                                                  region->nr_mmaps);
-        VFIODirectBarAnswer a = {
-            .size = region->size,
-            .offset = region->fd_offset,
-            .flags = region->flags,
-            .mmaps = areas,
-            .nr_mmaps = region->nr_mmaps,
-            .ioport = vdev->bars[nr].ioport,
-            .mem64 = vdev->bars[nr].mem64,
-        };
-        char why[256];
-        unsigned i;
-
-        for (i = 0; i < region->nr_mmaps; i++) {
-            areas[i].offset = region->mmaps[i].offset;
-            areas[i].size = region->mmaps[i].size;
-        }
-        if (region->size) {
-            a.sized = vfio_direct_bar_config_size(vdev, nr);
-        }
-        if (region->size && (region->flags & VFIO_REGION_INFO_FLAG_CAPS) &&
-            !vfio_get_region_info(&vdev->vbasedev, nr, &info)) {
-            a.info = info;
-        }
-        switch (vfio_direct_region_bar_check(&a, page_size, why,
-                                             sizeof(why))) {
-        case VFIO_DIRECT_BAR_REFUSED:
-            error_setg(errp, "BAR %d: %s; refusing the device", nr, why);
-            return false;
-        case VFIO_DIRECT_BAR_NO_MMAP:
-            warn_report("vfio %s: BAR %d: %s; the BAR is trapped (served "
-                        "through the device fd)", name, nr, why);
-            g_free(region->mmaps);
-            region->mmaps = NULL;
-            region->nr_mmaps = 0;
-            break;
-        case VFIO_DIRECT_BAR_ABSENT:
-            if (why[0]) {
-                warn_report("vfio %s: BAR %d: %s", name, nr, why);
-            }
-            break;
-        default:
-            break;
-        }
-        trace_vfio_direct_bar_check(name, nr, region->size, a.sized,
-                                    region->flags, region->nr_mmaps);
-    }
-    return true;
-}
 
 bool vfio_direct_msix_realize(VFIOPCIDevice *vdev, Error **errp)
 {
@@ -136,9 +44,6 @@ bool vfio_direct_msix_realize(VFIOPCIDevice *vdev, Error **errp)
                                                  "vfio-no-msix-emulation",
                                                  NULL);
 
-    if (!vfio_direct_bars_check(vdev, errp)) {
-        return false;
-    }
     switch (vfio_direct_msix_policy(msix->emulation, firmware_msi)) {
     case VFIO_DIRECT_MSIX_REFUSED:
         error_setg(errp, "x-msix-emulation=off needs a machine that programs "
@@ -174,28 +79,20 @@ bool vfio_direct_msix_emulated(VFIOPCIDevice *vdev)
 /*
  * Does the kernel let the table's BAR be mapped whole?  The capability
  * counts only on a region that can be mapped at all and is, and only
- * from a chain that is safe to walk.
+ * from a chain that is safe to walk (region-info.c).
  */
 static bool vfio_direct_msix_mappable(VFIOPCIDevice *vdev, int nr)
 {
     VFIORegion *region = &vdev->bars[nr].region;
-    g_autofree struct vfio_region_info *info = NULL;
     const char *odd;
-    char why[160];
     bool mappable;
 
-    if (vdev->direct.msix.hide_mappable || !region->size ||
-        !(region->flags & VFIO_REGION_INFO_FLAG_CAPS) ||
-        vfio_get_region_info(&vdev->vbasedev, region->nr, &info)) {
-        return false;
-    }
-    if (!vfio_direct_region_info_valid(info, why, sizeof(why))) {
-        warn_report("vfio %s: BAR %d: ignoring the kernel's capability "
-                    "chain: %s", vdev->vbasedev.name, nr, why);
+    if (vdev->direct.msix.hide_mappable || !region->size) {
         return false;
     }
     mappable = vfio_direct_msix_mappable_answer(
-        vfio_get_region_info_cap(info, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE),
+        vfio_direct_region_cap(vdev, region->nr,
+                               VFIO_REGION_INFO_CAP_MSIX_MAPPABLE),
         region->flags, region->nr_mmaps, &odd);
     if (odd) {
         warn_report("vfio %s: BAR %d: %s", vdev->vbasedev.name, nr, odd);

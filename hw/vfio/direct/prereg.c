@@ -112,17 +112,3 @@ VfioPreregInfo *vfio_direct_prereg_query(VFIOPCIDevice *vdev)
     return g_memdup2(&vfio_direct_spapr_state(bc, true)->prereg,
                      sizeof(VfioPreregInfo));
 }
-
-void vfio_direct_prereg_hmp(Monitor *mon, VfioPreregInfo *info)
-{
-    monitor_printf(mon, "  prereg: %" PRIu64 " registrations in use, %"
-                   PRIu64 " bytes\n    register %" PRIu64 " calls %" PRIu64
-                   " bytes (largest 0x%" PRIx64 ", %" PRIu64 " failed) %"
-                   PRIu64 " us; unregister %" PRIu64 " calls %" PRIu64
-                   " bytes (%" PRIu64 " failed) %" PRIu64 " us\n",
-                   info->registrations, info->registered_bytes,
-                   info->register_calls, info->register_bytes, info->largest,
-                   info->register_failures, info->register_ns / 1000,
-                   info->unregister_calls, info->unregister_bytes,
-                   info->unregister_failures, info->unregister_ns / 1000);
-}

@@ -13,7 +13,6 @@
 #define HW_VFIO_DIRECT_SPAPR_STATE_H
 
 #include "qapi/qapi-types-vfio-direct.h"
-#include "monitor/monitor.h"
 #include "hw/vfio/vfio-direct-spapr.h"
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
@@ -29,8 +28,6 @@ VFIODirectSpapr *vfio_direct_spapr_state(VFIOContainerBase *bcontainer,
 
 /* The reports of @vdev's container, NULL unless it is a sPAPR one */
 VfioPreregInfo *vfio_direct_prereg_query(VFIOPCIDevice *vdev);
-void vfio_direct_prereg_hmp(Monitor *mon, VfioPreregInfo *info);
 VfioDdwInfo *vfio_direct_ddw_query(VFIOPCIDevice *vdev);
-void vfio_direct_ddw_hmp(Monitor *mon, VfioDdwInfo *info);
 
 #endif /* HW_VFIO_DIRECT_SPAPR_STATE_H */

@@ -43,6 +43,7 @@
 #include "hw/resettable.h"
 #include "hw/vfio/pci.h"
 #include "region-info-plan.h"
+#include "region-info.h"
 #include "subpage-plan.h"
 #include "trace.h"
 
@@ -143,17 +144,16 @@ static bool vfio_direct_subpage_span_granted(VFIOPCIDevice *vdev, int nr,
                                              bool *stated)
 {
     VFIOBAR *bar = &vdev->bars[nr];
-    g_autofree struct vfio_region_info *info = NULL;
+    const struct vfio_region_info *info;
     uint64_t page_size = qemu_real_host_page_size();
     uint64_t offset, size;
-    char why[160];
 
     *stated = false;
     if (!vfio_direct_subpage_mmap_granted(bar)) {
         return false;
     }
-    if (vfio_get_region_info(&vdev->vbasedev, bar->region.nr, &info) ||
-        !vfio_direct_region_info_valid(info, why, sizeof(why)) ||
+    info = vfio_direct_region_info(vdev, bar->region.nr);
+    if (!info ||
         !vfio_direct_region_info_span(info, page_size, &offset, &size)) {
         return true;
     }

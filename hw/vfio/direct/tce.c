@@ -280,12 +280,3 @@ VfioTceInfo *vfio_direct_tce_query(VFIOPCIDevice *vdev)
     }
     return QAPI_CLONE(VfioTceInfo, vfio_direct_tce_stats(bcontainer));
 }
-
-void vfio_direct_tce_hmp(Monitor *mon, VfioTceInfo *info)
-{
-    monitor_printf(mon, "    TCE: %" PRIu64 " updates in %" PRIu64
-                   " map runs and %" PRIu64 " unmap runs (largest %" PRIu64
-                   " TCEs), %" PRIu64 " rollbacks\n", info->entries,
-                   info->map_runs, info->unmap_runs, info->largest_run,
-                   info->rollbacks);
-}

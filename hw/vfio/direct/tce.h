@@ -9,12 +9,10 @@
 #define HW_VFIO_DIRECT_TCE_H
 
 #include "qapi/qapi-types-vfio-direct.h"
-#include "monitor/monitor.h"
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
 /* The TCE counters of @vdev's container, NULL unless it is sPAPR */
 VfioTceInfo *vfio_direct_tce_query(VFIOPCIDevice *vdev);
-void vfio_direct_tce_hmp(Monitor *mon, VfioTceInfo *info);
 
 #endif /* HW_VFIO_DIRECT_TCE_H */

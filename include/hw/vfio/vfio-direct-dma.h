@@ -43,7 +43,12 @@ void vfio_direct_dma_account(VFIOContainerBase *bcontainer, bool map,
 /* The container is finalized */
 void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer);
 
-/* vfio-pci realize, before the device attaches to a container */
-void vfio_direct_dma_realize(VFIOPCIDevice *vdev);
+/*
+ * vfio-pci realize: vfio_attach_device() for @vdev.  A container this
+ * attach creates takes its x-dma-* settings from @vdev; joining one that
+ * another device set up differently is warned about.
+ */
+bool vfio_direct_dma_attach(VFIOPCIDevice *vdev, const char *name,
+                            AddressSpace *as, Error **errp);
 
 #endif /* HW_VFIO_VFIO_DIRECT_DMA_H */

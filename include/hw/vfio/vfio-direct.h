@@ -35,8 +35,17 @@ typedef struct VFIODirectMsix {
     uint32_t native_offset;
 } VFIODirectMsix;
 
+/* A region's info as the kernel gave it (see hw/vfio/direct/region-info.c) */
+typedef struct VFIODirectRegion {
+    struct vfio_region_info *info;  /* NULL: the kernel has no such region */
+    bool fetched;               /* asked the kernel already */
+    bool caps_ok;               /* its capability chain is safe to walk */
+} VFIODirectRegion;
+
 /* Per-device state of vfio-direct, embedded in VFIOPCIDevice. */
 typedef struct VFIODirect {
+    VFIODirectRegion *regions;  /* one per region index, or NULL */
+    unsigned nr_regions;
     OnOffAuto bar_page_align;
     VFIODirectBar bars[PCI_ROM_SLOT];
     VFIODirectMsix msix;
@@ -78,6 +87,10 @@ VfioMsixInfo *vfio_direct_msix_query(VFIOPCIDevice *vdev);
 
 /* properties.c */
 void vfio_direct_class_init(ObjectClass *klass);
+
+/* region-info.c */
+bool vfio_direct_region_info_realize(VFIOPCIDevice *vdev, Error **errp);
+void vfio_direct_region_info_finalize(VFIOPCIDevice *vdev);
 
 /* subpage.c */
 void vfio_direct_subpage_class_init(ObjectClass *klass);
