@@ -31,8 +31,12 @@ NINJA := ninja
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # ccache: compile commands carry absolute paths into the clone; rewrite
-# them relative so that every clone (and CI) shares one cache.
+# them relative so that every clone (and CI) shares one cache.  QEMU
+# compiles with -g, for which ccache would also hash the working
+# directory: a clone at another path (a CI checkout, a git worktree)
+# would then miss every object, so it does not.
 export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 # Our unit tests, the upstream qtests that cover what we touch
 # (tests/upstream-qtests.sh runs them) and our test-bed qtests.

@@ -14,6 +14,8 @@
 #include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/bswap.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "vfio-qtest-util.h"
 
 #define BAR0_ADDR   0xc0000000ULL
@@ -274,6 +276,74 @@ static void test_unbound_host(void)
     g_assert_true(g_str_has_suffix(target, "/vfio-pci"));
 }
 
+/* x-query-vfio's "dma" section of device @id */
+static QDict *query_dma(QTestState *qts, const char *id)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
+    QList *devs = qdict_get_qlist(resp, "return");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(devs, e) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
+            QDict *dma = qdict_get_qdict(dev, "dma");
+
+            qobject_ref(dma);
+            qobject_unref(resp);
+            return dma;
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * Two devices in one type1 container (no vIOMMU: one container per
+ * address space) with different x-dma-* values: the device that creates
+ * the container decides, whatever its place on the command line, and
+ * the other one is warned about by name.
+ */
+static void test_container_settings(const void *opaque)
+{
+    bool first_plans = GPOINTER_TO_INT(opaque);
+    const char *names[] = { "sdhci", "e1000e", NULL };
+    QTestState *qts;
+    QDict *sd, *nic;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 0, 0);
+        g_test_trap_assert_passed();
+        g_test_trap_assert_stderr(first_plans ?
+            "*vfio *: x-dma-plan=off,x-dma-prefault-threads=0 do not apply: "
+            "its IOMMU container was set up by * with x-dma-plan=on,"
+            "x-dma-prefault-threads=*; give every device of a container the "
+            "same values*" :
+            "*vfio *: x-dma-plan=on,x-dma-prefault-threads=* do not apply: "
+            "its IOMMU container was set up by * with x-dma-plan=off,"
+            "x-dma-prefault-threads=0; give every device*");
+        return;
+    }
+    qts = qtest_initf("-M q35 -m 64M -nodefaults "
+                      "-device vfio-pci,host=%s,id=sd,x-dma-plan=%s%s "
+                      "-device vfio-pci,host=%s,id=nic,x-dma-plan=%s%s",
+                      vfio_qtest_host("sdhci"), first_plans ? "on" : "off",
+                      first_plans ? "" : ",x-dma-prefault-threads=0",
+                      vfio_qtest_host("e1000e"), first_plans ? "off" : "on",
+                      first_plans ? ",x-dma-prefault-threads=0" : "");
+    sd = query_dma(qts, "sd");
+    nic = query_dma(qts, "nic");
+    g_assert_cmpint(qdict_get_bool(sd, "planner"), ==, first_plans);
+    g_assert_cmpint(qdict_get_bool(nic, "planner"), ==, first_plans);
+    g_assert_cmpint(qdict_get_int(nic, "prefault-threads"), ==,
+                    qdict_get_int(sd, "prefault-threads"));
+    qobject_unref(sd);
+    qobject_unref(nic);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -283,5 +353,9 @@ int main(int argc, char **argv)
     qtest_add_func("/vfio/pci/e1000e/trap-counter", test_trap_counter);
     qtest_add_func("/vfio/pci/bad-host", test_bad_host);
     qtest_add_func("/vfio/pci/unbound-host", test_unbound_host);
+    qtest_add_data_func("/vfio/pci/container-settings/first-plans",
+                        GINT_TO_POINTER(true), test_container_settings);
+    qtest_add_data_func("/vfio/pci/container-settings/first-does-not",
+                        GINT_TO_POINTER(false), test_container_settings);
     return g_test_run();
 }
