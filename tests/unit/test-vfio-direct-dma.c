@@ -14,7 +14,7 @@
 #include "qemu/units.h"
 #include "hw/vfio/direct/dma-plan.h"
 
-typedef VFIODirectDmaRange Range;
+typedef VFIODirectDmaRange DmaRange;
 
 #define RAM_HVA     0x7f0000000000ULL
 #define ROM_HVA     0x7e0000000000ULL
@@ -25,7 +25,7 @@ typedef VFIODirectDmaRange Range;
 
 /* The kernel's side: type1 v2 mappings, sorted by iova */
 typedef struct Type1 {
-    GArray *maps;               /* of Range */
+    GArray *maps;               /* of DmaRange */
     uint32_t limit;             /* dma_entry_limit */
     uint64_t mapped_bytes;      /* every byte ever mapped (pinned) */
     unsigned map_calls, unmap_calls;
@@ -34,7 +34,7 @@ typedef struct Type1 {
 static void type1_init(Type1 *t, uint32_t limit)
 {
     memset(t, 0, sizeof(*t));
-    t->maps = g_array_new(false, false, sizeof(Range));
+    t->maps = g_array_new(false, false, sizeof(DmaRange));
     t->limit = limit;
 }
 
@@ -44,14 +44,14 @@ static void type1_free(Type1 *t)
 }
 
 /* VFIO_IOMMU_MAP_DMA: no overlap, within the limit */
-static void type1_map(Type1 *t, const Range *r)
+static void type1_map(Type1 *t, const DmaRange *r)
 {
     guint i;
 
     g_assert_cmpuint(r->size, >, 0);
     g_assert_cmpuint(t->maps->len, <, t->limit);
     for (i = 0; i < t->maps->len; i++) {
-        Range *m = &g_array_index(t->maps, Range, i);
+        DmaRange *m = &g_array_index(t->maps, DmaRange, i);
 
         g_assert(m->iova + m->size <= r->iova || r->iova + r->size <= m->iova);
         if (m->iova > r->iova) {
@@ -69,14 +69,14 @@ static void type1_unmap(Type1 *t, uint64_t iova, uint64_t size)
     guint i;
 
     for (i = 0; i < t->maps->len; i++) {
-        Range *m = &g_array_index(t->maps, Range, i);
+        DmaRange *m = &g_array_index(t->maps, DmaRange, i);
 
         /* no mapping may straddle either end of the unmap */
         g_assert(!(m->iova < iova && m->iova + m->size > iova));
         g_assert(!(m->iova < iova + size && m->iova + m->size > iova + size));
     }
     for (i = 0; i < t->maps->len; i++) {
-        Range *m = &g_array_index(t->maps, Range, i);
+        DmaRange *m = &g_array_index(t->maps, DmaRange, i);
 
         if (m->iova == iova && m->size == size) {
             g_array_remove_index(t->maps, i);
@@ -88,7 +88,7 @@ static void type1_unmap(Type1 *t, uint64_t iova, uint64_t size)
 }
 
 /* Plan from the model's mappings to @want and apply it; returns fits */
-static bool step(Type1 *t, const Range *want, size_t n,
+static bool step(Type1 *t, const DmaRange *want, size_t n,
                  VFIODirectDmaPlan *out)
 {
     g_autoptr(GArray) before = g_array_copy(t->maps);
@@ -100,7 +100,7 @@ static bool step(Type1 *t, const Range *want, size_t n,
     VFIODirectDmaPlan plan;
     guint i;
 
-    if (!vfio_direct_dma_plan(&cfg, (Range *)before->data, before->len,
+    if (!vfio_direct_dma_plan(&cfg, (DmaRange *)before->data, before->len,
                               want, n, &plan)) {
         if (out) {
             *out = plan;
@@ -110,13 +110,13 @@ static bool step(Type1 *t, const Range *want, size_t n,
         return false;
     }
     for (i = 0; i < plan.unmap->len; i++) {
-        const Range *m = &g_array_index(before, Range,
+        const DmaRange *m = &g_array_index(before, DmaRange,
                                                g_array_index(plan.unmap,
                                                              guint, i));
         type1_unmap(t, m->iova, m->size);
     }
     for (i = 0; i < plan.map->len; i++) {
-        type1_map(t, &g_array_index(plan.map, Range, i));
+        type1_map(t, &g_array_index(plan.map, DmaRange, i));
     }
     g_assert_cmpuint(plan.in_use, ==, t->maps->len);
 
@@ -125,13 +125,13 @@ static bool step(Type1 *t, const Range *want, size_t n,
         uint64_t want_bytes = 0, have_bytes = 0;
 
         for (i = 0; i < n; i++) {
-            const Range *w = &want[i];
+            const DmaRange *w = &want[i];
             guint k;
             uint64_t cover = 0;
 
             want_bytes += w->size;
             for (k = 0; k < t->maps->len; k++) {
-                const Range *m = &g_array_index(t->maps, Range,
+                const DmaRange *m = &g_array_index(t->maps, DmaRange,
                                                        k);
                 uint64_t lo = MAX(m->iova, w->iova);
                 uint64_t hi = MIN(m->iova + m->size, w->iova + w->size);
@@ -147,7 +147,7 @@ static bool step(Type1 *t, const Range *want, size_t n,
             g_assert_cmphex(cover, ==, w->size);
         }
         for (i = 0; i < t->maps->len; i++) {
-            have_bytes += g_array_index(t->maps, Range, i).size;
+            have_bytes += g_array_index(t->maps, DmaRange, i).size;
         }
         g_assert_cmphex(have_bytes, ==, want_bytes);
     }
@@ -159,9 +159,9 @@ static bool step(Type1 *t, const Range *want, size_t n,
     return true;
 }
 
-static Range ram(uint64_t iova, uint64_t size)
+static DmaRange ram(uint64_t iova, uint64_t size)
 {
-    return (Range) { iova, size, RAM_HVA + iova, BLK_RAM, false };
+    return (DmaRange) { iova, size, RAM_HVA + iova, BLK_RAM, false };
 }
 
 static bool is_mapped(Type1 *t, uint64_t iova, uint64_t size)
@@ -169,7 +169,7 @@ static bool is_mapped(Type1 *t, uint64_t iova, uint64_t size)
     guint i;
 
     for (i = 0; i < t->maps->len; i++) {
-        Range *m = &g_array_index(t->maps, Range, i);
+        DmaRange *m = &g_array_index(t->maps, DmaRange, i);
 
         if (m->iova == iova && m->size == size) {
             return true;
@@ -187,17 +187,17 @@ static bool is_mapped(Type1 *t, uint64_t iova, uint64_t size)
 static void test_q35_boot(void)
 {
     const uint64_t ramsz = 512 * MiB;
-    Range realize[] = { ram(0, ramsz) };
-    Range reset[] = {
+    DmaRange realize[] = { ram(0, ramsz) };
+    DmaRange reset[] = {
         ram(0, 0xa0000),
         { 0xc0000, 0x20000, ROM_HVA, BLK_ROM, true },
         { 0xe0000, 0x20000, BIOS_HVA + 0x20000, BLK_BIOS, true },
         ram(MiB, ramsz - MiB),
     };
-    Range shadow_rw[] = {
+    DmaRange shadow_rw[] = {
         ram(0, 0xa0000), ram(0xc0000, 0x40000), ram(MiB, ramsz - MiB),
     };
-    Range shadow_ro[] = {
+    DmaRange shadow_ro[] = {
         ram(0, 0xa0000),
         { 0xc0000, 0x10000, RAM_HVA + 0xc0000, BLK_RAM, true },
         ram(0xd0000, 0x20000),
@@ -241,12 +241,12 @@ static void test_q35_boot(void)
 /* Sections contiguous in iova and host address, one block: one mapping */
 static void test_merge(void)
 {
-    Range split[] = { ram(MiB, 63 * MiB), ram(64 * MiB, 64 * MiB) };
-    Range two_blocks[] = {
+    DmaRange split[] = { ram(MiB, 63 * MiB), ram(64 * MiB, 64 * MiB) };
+    DmaRange two_blocks[] = {
         ram(MiB, 63 * MiB),
         { 64 * MiB, 64 * MiB, RAM_HVA + 64 * MiB, BLK_ROM, false },
     };
-    Range hva_gap[] = {
+    DmaRange hva_gap[] = {
         ram(MiB, 63 * MiB),
         { 64 * MiB, 64 * MiB, RAM_HVA + 65 * MiB, BLK_RAM, false },
     };
@@ -256,7 +256,7 @@ static void test_merge(void)
     type1_init(&t, 65535);
     g_assert(step(&t, split, 2, &plan));
     g_assert_cmpuint(plan.map->len, ==, 1);
-    g_assert_cmphex(g_array_index(plan.map, Range, 0).size, ==,
+    g_assert_cmphex(g_array_index(plan.map, DmaRange, 0).size, ==,
                     127 * MiB);
     vfio_direct_dma_plan_free(&plan);
     type1_free(&t);
@@ -277,8 +277,8 @@ static void test_merge(void)
 /* A hole (a BAR over RAM, or nothing) and its filling */
 static void test_holes(void)
 {
-    Range holed[] = { ram(MiB, 127 * MiB), ram(256 * MiB, 256 * MiB) };
-    Range filled[] = { ram(MiB, 511 * MiB) };
+    DmaRange holed[] = { ram(MiB, 127 * MiB), ram(256 * MiB, 256 * MiB) };
+    DmaRange filled[] = { ram(MiB, 511 * MiB) };
     Type1 t;
     VFIODirectDmaPlan plan;
 
@@ -298,8 +298,8 @@ static void test_holes(void)
 /* Removing the middle of a mapping: unmapped whole, the rest mapped again */
 static void test_remove_middle(void)
 {
-    Range whole[] = { ram(MiB, 511 * MiB) };
-    Range holed[] = { ram(MiB, 255 * MiB), ram(257 * MiB, 255 * MiB) };
+    DmaRange whole[] = { ram(MiB, 511 * MiB) };
+    DmaRange holed[] = { ram(MiB, 255 * MiB), ram(257 * MiB, 255 * MiB) };
     Type1 t;
     VFIODirectDmaPlan plan;
 
@@ -315,8 +315,8 @@ static void test_remove_middle(void)
 /* Overlap: the same iova now backed by another block, partly */
 static void test_overlap(void)
 {
-    Range before[] = { ram(MiB, 127 * MiB), ram(128 * MiB, 128 * MiB) };
-    Range after[] = {
+    DmaRange before[] = { ram(MiB, 127 * MiB), ram(128 * MiB, 128 * MiB) };
+    DmaRange after[] = {
         ram(MiB, 127 * MiB),
         { 128 * MiB, 64 * MiB, ROM_HVA, BLK_ROM, false },
         ram(192 * MiB, 64 * MiB),
@@ -332,8 +332,8 @@ static void test_overlap(void)
 /* Edges that fall inside the window or off its grid */
 static void test_window_edges(void)
 {
-    Range odd[] = { ram(0x9f000, 0x62000) };   /* 0x9f000-0x101000 */
-    Range pieces[] = { ram(0xc0000, 0x4000), ram(0xc4000, 0x4000) };
+    DmaRange odd[] = { ram(0x9f000, 0x62000) };   /* 0x9f000-0x101000 */
+    DmaRange pieces[] = { ram(0xc0000, 0x4000), ram(0xc4000, 0x4000) };
     Type1 t;
     VFIODirectDmaPlan plan;
 
@@ -355,8 +355,8 @@ static void test_window_edges(void)
 /* Hotplug: a DIMM added and removed leaves the rest alone */
 static void test_hotplug(void)
 {
-    Range base[] = { ram(MiB, 2047 * MiB) };
-    Range plugged[] = {
+    DmaRange base[] = { ram(MiB, 2047 * MiB) };
+    DmaRange plugged[] = {
         ram(MiB, 2047 * MiB),
         { 4 * GiB, GiB, 0x7c0000000000ULL, 9, false },
     };
@@ -380,7 +380,7 @@ static void test_hotplug(void)
 /* More mappings than DMA_AVAIL: refused before any is made */
 static void test_dma_avail(void)
 {
-    Range many[8];
+    DmaRange many[8];
     Type1 t;
     VFIODirectDmaPlan plan;
     int i;
@@ -406,11 +406,11 @@ static void test_dma_avail(void)
 /* Congruence of iova and host address, reported for large mappings */
 static void test_congruence(void)
 {
-    Range good[] = { ram(2 * GiB, 2 * GiB) };
-    Range off4k[] = {
+    DmaRange good[] = { ram(2 * GiB, 2 * GiB) };
+    DmaRange off4k[] = {
         { 2 * GiB, 4 * MiB, RAM_HVA + 0x1000, BLK_RAM, false },
     };
-    Range off2m[] = {
+    DmaRange off2m[] = {
         { 4 * GiB, 2 * GiB, RAM_HVA + 2 * MiB, BLK_RAM, false },
     };
     Type1 t;
@@ -449,7 +449,7 @@ static void test_random(void)
 
     type1_init(&t, 65535);
     for (round = 0; round < 2000; round++) {
-        Range want[80];
+        DmaRange want[80];
         size_t n = 0;
         uint64_t addr = 0x80000;
 
@@ -461,7 +461,7 @@ static void test_random(void)
             if (kind == 0) {
                 /* a hole */
             } else if (kind == 1) {
-                want[n++] = (Range) { addr, len, ROM_HVA + addr,
+                want[n++] = (DmaRange) { addr, len, ROM_HVA + addr,
                                              BLK_ROM, true };
             } else {
                 want[n] = ram(addr, len);

@@ -101,7 +101,7 @@ static void vfio_direct_dma_check_settings(VFIOPCIDevice *vdev,
                 d->plan ? "on" : "off", d->prefault_threads);
 }
 
-bool vfio_direct_dma_attach(VFIOPCIDevice *vdev, const char *name,
+bool vfio_direct_dma_attach(VFIOPCIDevice *vdev, char *name,
                             AddressSpace *as, Error **errp)
 {
     VFIODirectDma *d = NULL;

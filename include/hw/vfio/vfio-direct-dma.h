@@ -48,7 +48,7 @@ void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer);
  * attach creates takes its x-dma-* settings from @vdev; joining one that
  * another device set up differently is warned about.
  */
-bool vfio_direct_dma_attach(VFIOPCIDevice *vdev, const char *name,
+bool vfio_direct_dma_attach(VFIOPCIDevice *vdev, char *name,
                             AddressSpace *as, Error **errp);
 
 #endif /* HW_VFIO_VFIO_DIRECT_DMA_H */
