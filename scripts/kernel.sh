@@ -189,6 +189,36 @@ headers() {
     KVER=$ABI-amd64
 }
 
+# build_moddir OBJ FILE... (Kbuild on stdin): build the modules of an
+# out-of-tree directory OBJ from FILEs of the patched tree against the
+# headers.  cp -p keeps mtimes, so unchanged files are not rebuilt; every
+# header under include/ the series touches goes ahead of the package's
+# (NOSTDINC_FLAGS comes before LINUXINCLUDE).
+build_moddir() {
+    local obj=$1 f rel log
+    shift
+    log=$obj.log
+    mkdir -p "$obj"
+    cat >"$obj/Kbuild"
+    for f in "$@"; do
+        cmp -s "$f" "$obj/$(basename "$f")" || cp -p "$f" "$obj/"
+    done
+    rm -rf "$obj/include"
+    mkdir -p "$obj/include"
+    for rel in $(series | xargs -r grep -h '^+++ b/include/' | sed 's|^+++ b/include/||' | sort -u); do
+        mkdir -p "$obj/include/$(dirname "$rel")"
+        cp -p "$SRC/include/$rel" "$obj/include/$rel"
+    done
+    note "building $(sed -n 's/^obj-[^ ]* *+\{0,1\}= *//p' "$obj/Kbuild" | tr '\n' ' ')against linux-headers-$KVER"
+    # BTF for modules needs pahole; the test bed does not use it.
+    make -C "$HEADERS" M="$obj" -j"$JOBS" CC="ccache x86_64-linux-gnu-gcc-12" \
+        CONFIG_DEBUG_INFO_BTF_MODULES= modules >"$log" 2>&1 ||
+        { tail -n 30 "$log" >&2; die "module build failed (log: $log)"; }
+    if grep -E ': warning: ' "$log" >&2; then
+        die "the module build has warnings (log: $log)"
+    fi
+}
+
 # modules: build vfio-pci-core.ko and vfio-pci.ko from the patched tree
 # against the headers; print a kernel tree: the stock image and modules
 # with those two replaced.
@@ -197,47 +227,32 @@ cmd_modules() {
     resolve
     headers
     # shellcheck disable=SC2046
-    h=$(hash modules "$SRC_VER" "$HDR_VER" $(series))
+    h=$(hash modules type1 "$SRC_VER" "$HDR_VER" $(series))
     out=$CACHE/modules-$h
     if [ ! -e "$out/.complete" ]; then
         patched
-        obj=$CACHE/obj-modules
-        mkdir -p "$obj/include"
-        # The module sources (cp -p keeps mtimes: unchanged files are not
-        # rebuilt), the top-level Makefile without the variant drivers,
-        # and every header under include/ the series touches, ahead of the
-        # package's (NOSTDINC_FLAGS comes before LINUXINCLUDE).
-        rm -rf "$obj/include"
-        mkdir -p "$obj/include"
-        for f in "$SRC"/drivers/vfio/pci/*.[ch]; do
-            cmp -s "$f" "$obj/$(basename "$f")" || cp -p "$f" "$obj/"
-        done
+        # vfio-pci (K2, K3) from drivers/vfio/pci without the variant
+        # drivers, vfio_iommu_type1 (K5) from drivers/vfio.
         {
             sed '/\/$/d' "$SRC/drivers/vfio/pci/Makefile"
             echo "NOSTDINC_FLAGS += -I\$(src)/include"
-        } >"$obj/Kbuild"
-        for rel in $(series | xargs -r grep -h '^+++ b/include/' | sed 's|^+++ b/include/||' | sort -u); do
-            mkdir -p "$obj/include/$(dirname "$rel")"
-            cp -p "$SRC/include/$rel" "$obj/include/$rel"
-        done
-        note "building vfio-pci modules against linux-headers-$KVER"
-        # BTF for modules needs pahole; the test bed does not use it.
-        make -C "$HEADERS" M="$obj" -j"$JOBS" CC="ccache x86_64-linux-gnu-gcc-12" \
-            CONFIG_DEBUG_INFO_BTF_MODULES= modules >"$CACHE/modules.log" 2>&1 ||
-            { tail -n 30 "$CACHE/modules.log" >&2; die "module build failed (log: $CACHE/modules.log)"; }
-        if grep -E ': warning: ' "$CACHE/modules.log" >&2; then
-            die "the module build has warnings (log: $CACHE/modules.log)"
-        fi
+        } | build_moddir "$CACHE/obj-modules" "$SRC"/drivers/vfio/pci/*.[ch]
+        {
+            echo "obj-m += vfio_iommu_type1.o"
+            echo "NOSTDINC_FLAGS += -I\$(src)/include"
+        } | build_moddir "$CACHE/obj-type1" "$SRC"/drivers/vfio/vfio_iommu_type1.c "$SRC"/drivers/vfio/vfio.h
         rm -rf "$out.tmp"
         mkdir -p "$out.tmp/boot" "$out.tmp/usr/lib/modules"
         ln "$STOCK/boot/vmlinuz-$KVER" "$out.tmp/boot/"
         cp -al "$STOCK/usr/lib/modules/$KVER" "$out.tmp/usr/lib/modules/"
-        for f in vfio-pci-core vfio-pci; do
-            rel=usr/lib/modules/$KVER/kernel/drivers/vfio/pci/$f.ko.xz
+        for f in obj-modules/vfio-pci-core:pci/vfio-pci-core obj-modules/vfio-pci:pci/vfio-pci \
+                 obj-type1/vfio_iommu_type1:vfio_iommu_type1; do
+            obj=$CACHE/${f%%:*}
+            rel=usr/lib/modules/$KVER/kernel/drivers/vfio/${f#*:}.ko.xz
             [ -e "$out.tmp/$rel" ] || die "the stock image has no $rel"
             rm -f "$out.tmp/$rel"
-            strip --strip-debug -o "$obj/$f.stripped.ko" "$obj/$f.ko"
-            xz -c --check=crc32 "$obj/$f.stripped.ko" >"$out.tmp/$rel"
+            strip --strip-debug -o "$obj.stripped.ko" "$obj.ko"
+            xz -c --check=crc32 "$obj.stripped.ko" >"$out.tmp/$rel"
         done
         echo "linux-source-6.12 $SRC_VER + $(series | wc -l) patches, modules for $KVER ($HDR_VER)" \
             >"$out.tmp/vfio-direct-kernel"
