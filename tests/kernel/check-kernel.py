@@ -177,6 +177,77 @@ def check_span(c, name, run, want=("sdhci", "i6300esb")):
         c.check(f"{name}: {n} reports a span", b and caps(b, CAP_SPAN), b and b["caps"])
 
 
+def stats_lines(run, section):
+    return [json.loads(line) for line in run.sections.get(section, []) if line.startswith("{")]
+
+
+def hist_delta(case):
+    b, a = case["before"]["hist"], case["after"]["hist"]
+    d = {k: v - b.get(k, 0) for k, v in a.items() if v != b.get(k, 0)}
+    return d
+
+
+def check_type1_stats(c, name, run):
+    """K5: the statistics capability against pagemap, sysfs and VmLck."""
+    for section, per_page in (("type1-stats", False), ("type1-stats-nohuge", True)):
+        what = f"{name}: {section}"
+        lines = stats_lines(run, section)
+        if not c.check(f"{what}: the capability is present", lines and
+                       lines[0].get("stats") == "present", lines[:1]):
+            continue
+        cases = {ln["case"]: ln for ln in lines if "case" in ln}
+        c.check(f"{what}: every case ran", set(cases) >= {"anon-4k", "thp", "hugetlb", "bar",
+                                                          "unmapped"}, sorted(cases))
+        entries = 0
+        for cn in ("anon-4k", "thp", "hugetlb", "bar"):
+            k = cases.get(cn)
+            if not k or "after" not in k:
+                continue
+            b, a = k["before"], k["after"]
+            d = hist_delta(k)
+            entries += 1
+            c.check(f"{what}: {cn}: runs handed to iommu_map are pagemap's "
+                    f"{k['want_hist']}", d == k["want_hist"], d)
+            c.check(f"{what}: {cn}: one iommu_map call per run",
+                    a["map_calls"] - b["map_calls"] == sum(d.values()), (b, a))
+            c.check(f"{what}: {cn}: runs cover the {k['pages']} pages",
+                    sum(v << int(i) for i, v in d.items()) <= k["pages"] <
+                    sum(v * (2 << int(i)) for i, v in d.items()), d)
+            c.check(f"{what}: {cn}: dma_entries {entries}", a["dma_entries"] == entries, a)
+            pinned, pfnmap = a["pinned"] - b["pinned"], a["pfnmap"] - b["pfnmap"]
+            if cn == "bar":
+                c.check(f"{what}: bar: {k['pages']} pfnmap pages, none pinned, VmLck unchanged",
+                        pfnmap == k["pages"] and pinned == 0 and k["vmlck_kb"] == 0,
+                        (pinned, pfnmap, k["vmlck_kb"]))
+            else:
+                c.check(f"{what}: {cn}: {k['pages']} pinned pages, VmLck grew by as much",
+                        pinned == k["pages"] and pfnmap == 0 and
+                        k["vmlck_kb"] * 1024 == pinned * 4096, (pinned, pfnmap, k["vmlck_kb"]))
+            if per_page:
+                c.check(f"{what}: {cn}: disable_hugepages: every run is one page",
+                        d == {"0": k["pages"]}, d)
+            elif cn in ("thp", "hugetlb"):
+                c.check(f"{what}: {cn}: every run is 2 MiB or more (bucket >= 9)",
+                        d and all(int(i) >= 9 for i in d), d)
+            elif cn == "bar":
+                c.check(f"{what}: bar: the whole BAR in one run", d == {"5": 1}, d)
+        k = cases.get("thp")
+        if k:
+            c.check(f"{what}: thp: the buffer is all transparent huge pages (smaps)",
+                    k.get("anon_huge_kb") == k["pages"] * 4, k.get("anon_huge_kb"))
+        k = cases.get("unmapped")
+        if k:
+            a = k["after"]
+            c.check(f"{what}: after UNMAP_DMA all: no entries, nothing pinned or mapped, "
+                    f"VmLck back", a["dma_entries"] == 0 and a["pinned"] == 0 and
+                    a["pfnmap"] == 0 and k["vmlck_kb"] * 1024 == -(512 + 2048 + 1024) * 4096, k)
+
+
+def check_no_type1_stats(c, name, run):
+    lines = stats_lines(run, "type1-stats")
+    c.check(f"{name}: type1 has no statistics capability", lines == [{"stats": None}], lines)
+
+
 def check_no_span(c, name, run):
     c.check(f"{name}: no BAR reports a span capability",
             not any(caps(b, CAP_SPAN) for b in run.bars))
@@ -214,18 +285,21 @@ def main():
         c.check("ours-remap: IRQ remapping on", "Enabled IRQ remapping" in r.text("dmesg"))
         check_msix(c, "ours-remap", r, True)
         check_span(c, "ours-remap", r)
+        check_type1_stats(c, "ours-remap", r)
     r = runs.get("ours-noremap")
     if r:
         c.check("ours-noremap: IRQ remapping off", "Enabled IRQ remapping" not in r.text("dmesg"))
         c.check("ours-noremap: allow_unsafe_interrupts set", r.text("allow_unsafe_interrupts") == "Y")
         check_msix(c, "ours-noremap", r, False)
         check_span(c, "ours-noremap", r)
+        check_type1_stats(c, "ours-noremap", r)
     r = runs.get("stock-noremap")
     if r:
         c.check("stock-noremap: IRQ remapping off", "Enabled IRQ remapping" not in r.text("dmesg"))
         # Stock vfio-pci maps the table without isolated MSI: what K2 changes.
         check_msix(c, "stock-noremap", r, True)
         check_no_span(c, "stock-noremap", r)
+        check_no_type1_stats(c, "stock-noremap", r)
     r = runs.get("testbed-stock")
     if r:
         c.check("testbed-stock: the test bed's trixie kernel", r.text("release").endswith("+deb13-amd64"))
@@ -234,6 +308,7 @@ def main():
         c.check("testbed-stock: sdhci MMAP without a span capability (QEMU's fallback)",
                 b and "MMAP" in b["flags"])
         check_msix(c, "testbed-stock", r, True)
+        check_no_type1_stats(c, "testbed-stock", r)
     r = runs.get("k1-keepsize")
     if r:
         c.check("k1-keepsize: the kernel keeps the sizes while aligning",

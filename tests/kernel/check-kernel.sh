@@ -48,14 +48,16 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$out"
 
-# The static checker, built in the cache when its source changed.
-kcheck=$CACHE/probe/amd64/vfio-kcheck
-if [ ! -x "$kcheck" ] || [ "$TOP/tests/kernel/vfio-kcheck.c" -nt "$kcheck" ]; then
-    mkdir -p "$(dirname "$kcheck")"
-    gcc -static -O2 -Wall -Wextra -Werror -o "$kcheck.tmp" "$TOP/tests/kernel/vfio-kcheck.c" ||
-        die "building vfio-kcheck failed"
-    mv "$kcheck.tmp" "$kcheck"
-fi
+# The static checkers, built in the cache when their source changed.
+probes=$CACHE/probe/amd64
+mkdir -p "$probes"
+for p in vfio-kcheck vfio-type1-stats; do
+    if [ ! -x "$probes/$p" ] || [ "$TOP/tests/kernel/$p.c" -nt "$probes/$p" ]; then
+        gcc -static -O2 -Wall -Wextra -Werror -o "$probes/$p.tmp" "$TOP/tests/kernel/$p.c" ||
+            die "building $p failed"
+        mv "$probes/$p.tmp" "$probes/$p"
+    fi
+done
 
 t0=$SECONDS
 modules=$("$TOP/scripts/kernel.sh" modules)
@@ -74,7 +76,7 @@ rc=0
 # boot OPTIONS... DIR: one L1 boot into DIR (l1_retry makes DIR afresh).
 boot() {
     local dir=${*: -1}
-    cp "$kcheck" "$dir/vfio-kcheck"
+    cp "$probes/vfio-kcheck" "$probes/vfio-type1-stats" "$dir/"
     "$TOP/tests/testbed/run-l1.sh" --quiet --out "$dir" \
         --run "$TOP/tests/kernel/l1-probe.sh" "${@:1:$#-1}" x86 2>"$dir/../$(basename "$dir").log"
 }

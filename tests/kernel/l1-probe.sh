@@ -5,7 +5,9 @@
 # Prints sections "=== NAME": the kernel release, the command line,
 # vfio_iommu_type1's allow_unsafe_interrupts, the kernel's lines about
 # interrupt remapping and BAR alignment, and tests/kernel/vfio-kcheck's
-# JSON for every bound device (copied to /out by check-kernel.sh).
+# JSON for every bound device (copied to /out by check-kernel.sh); then
+# tests/kernel/vfio-type1-stats on e1000e, with vfio_iommu_type1's
+# disable_hugepages off and on (4 hugetlbfs pages of 2 MiB reserved first).
 # With vfio_direct.unsafe=1 on the kernel command line it first sets
 # allow_unsafe_interrupts (busybox insmod does not read module options
 # from the command line), so that a container can be set up without
@@ -36,3 +38,15 @@ for d in $VFIO_DIRECT_DEVICES; do
 done
 # shellcheck disable=SC2086
 /out/vfio-kcheck $bdfs
+for d in $VFIO_DIRECT_DEVICES; do
+    case $d in e1000e=*) e1000e=${d#*=} ;; esac
+done
+hp=/sys/module/vfio_iommu_type1/parameters/disable_hugepages
+echo 4 >/proc/sys/vm/nr_hugepages
+echo "=== thp"
+cat /sys/kernel/mm/transparent_hugepage/enabled
+echo "=== type1-stats"
+/out/vfio-type1-stats "$e1000e"
+echo "=== type1-stats-nohuge"
+echo 1 >"$hp" && /out/vfio-type1-stats "$e1000e"
+echo 0 >"$hp"
