@@ -34,6 +34,8 @@
 #   --kernel-tree DIR boot the kernel of DIR (boot/vmlinuz-KVER and
 #                     usr/lib/modules/KVER, as scripts/kernel.sh prints)
 #                     instead of Debian's stock one (x86)
+#   --add-device 'NAME SLOT OPTIONS'  one more device on the devices' bus
+#                     (bound to vfio-pci like the others), e.g. 'edu_a 0a.0 edu'
 #   --nested-kvm      pseries: cap-nested-hv=on, so that kvm-hv loads in the
 #                     L1 and an L2 can run under -accel kvm (the x86 L1 has
 #                     kvm-amd always)
@@ -61,7 +63,7 @@ usage() {
 }
 
 append='' run='' chroot='' outdir='' shell='' timeout_s='' quiet='' list_devices=''
-nested_hv='' bios=''
+nested_hv='' bios='' add_devices=''
 extra_shares=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -74,6 +76,8 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=${2?}; shift ;;
     --quiet) quiet=1 ;;
     --nested-kvm) nested_hv=,cap-nested-hv=on ;;
+    --add-device) add_devices="$add_devices
+${2?}"; shift ;;
     --bios) bios=${2?}; [ -r "$bios" ] || die "--bios $bios: no such file"; shift ;;
     --kernel-tree)
         [ -d "${2?}/boot" ] || die "--kernel-tree $2: no boot/ in it"
@@ -131,6 +135,7 @@ $big"
     ;;
 esac
 
+devices="$devices$add_devices"
 bind=$(echo "$devices" | awk '{ printf "%s%s=0000:00:%s", n++ ? "," : "", $1, $2 }')
 if [ -n "$list_devices" ]; then
     echo "$bind" | tr , '\n'
