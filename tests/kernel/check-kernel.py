@@ -243,6 +243,50 @@ def check_type1_stats(c, name, run):
                     a["pfnmap"] == 0 and k["vmlck_kb"] * 1024 == -(512 + 2048 + 1024) * 4096, k)
 
 
+def check_peer_bar(c, name, run, revokes):
+    """K4: edu A's DMA into edu B's BAR through type1, around B's zaps."""
+    st = {ln["step"]: ln for ln in stats_lines(run, "peer-bar")}
+    if not c.check(f"{name}: peer-bar: every step ran",
+                   set(st) >= {"baseline", "decode-off", "decode-on", "unmap", "reset", "close",
+                               "close-unmap"}, sorted(st)):
+        return
+    b = st["baseline"]
+    c.check(f"{name}: peer-bar: edu A's DMA reaches edu B's BAR through the IOMMU",
+            b["landed"] and b["faults_b"] == 0, b)
+    for k in ("unmap", "close-unmap"):
+        c.check(f"{name}: peer-bar: {k}: UNMAP_DMA of B's IOVA succeeds", st[k]["unmap"] == 0, st[k])
+    c.check(f"{name}: peer-bar: nvme's VFIO_DEVICE_RESET works", st["reset"].get("reset") == 0,
+            st["reset"])
+    if revokes:
+        c.check(f"{name}: peer-bar: B's 1 MiB BAR mapped as 256 pfnmap pages",
+                b["pfnmap"] == 256 and b["revoked"] == 0, b)
+        d = st["decode-off"]
+        c.check(f"{name}: peer-bar: decode off revokes: revoked 1, no pfnmap pages, DMA faults",
+                d["revoked"] == 1 and d["pfnmap"] == 0 and d["faults_b"] >= 1, d)
+        d = st["decode-on"]
+        c.check(f"{name}: peer-bar: decode on again: the mapping stays revoked, DMA faults",
+                not d["landed"] and d["faults_b"] > st["decode-off"]["faults_b"], d)
+        c.check(f"{name}: peer-bar: the unmap leaves RAM's entry only",
+                st["unmap"]["dma_entries"] == 1, st["unmap"])
+        d = st["reset"]
+        c.check(f"{name}: peer-bar: nvme's reset revokes its BAR's mapping, DMA faults",
+                d["revoked"] == 2 and d["faults_reset"] >= 1, d)
+        d = st["close"]
+        c.check(f"{name}: peer-bar: munmap and close of B revoke, A's DMA does not reach B",
+                d["revoked"] == 3 and not d["landed"], d)
+        c.check(f"{name}: peer-bar: the entries are back to RAM's",
+                st["close-unmap"]["dma_entries"] == 1, st["close-unmap"])
+    else:
+        # Stock type1: the IOMMU keeps mapping B's BAR whatever B does.
+        c.check(f"{name}: peer-bar: stock: after decode off and on, A's DMA still lands",
+                st["decode-on"]["landed"], st["decode-on"])
+        c.check(f"{name}: peer-bar: stock: after B's fd was closed, A's DMA still lands",
+                st["close"]["landed"], st["close"])
+        c.check(f"{name}: peer-bar: stock: no DMAR fault",
+                st["close-unmap"]["faults_b"] == 0 and st["close-unmap"]["faults_reset"] == 0,
+                st["close-unmap"])
+
+
 def check_no_type1_stats(c, name, run):
     lines = stats_lines(run, "type1-stats")
     c.check(f"{name}: type1 has no statistics capability", lines == [{"stats": None}], lines)
@@ -286,6 +330,7 @@ def main():
         check_msix(c, "ours-remap", r, True)
         check_span(c, "ours-remap", r)
         check_type1_stats(c, "ours-remap", r)
+        check_peer_bar(c, "ours-remap", r, True)
     r = runs.get("ours-noremap")
     if r:
         c.check("ours-noremap: IRQ remapping off", "Enabled IRQ remapping" not in r.text("dmesg"))
@@ -293,6 +338,7 @@ def main():
         check_msix(c, "ours-noremap", r, False)
         check_span(c, "ours-noremap", r)
         check_type1_stats(c, "ours-noremap", r)
+        check_peer_bar(c, "ours-noremap", r, True)
     r = runs.get("stock-noremap")
     if r:
         c.check("stock-noremap: IRQ remapping off", "Enabled IRQ remapping" not in r.text("dmesg"))
@@ -300,6 +346,7 @@ def main():
         check_msix(c, "stock-noremap", r, True)
         check_no_span(c, "stock-noremap", r)
         check_no_type1_stats(c, "stock-noremap", r)
+        check_peer_bar(c, "stock-noremap", r, False)
     r = runs.get("testbed-stock")
     if r:
         c.check("testbed-stock: the test bed's trixie kernel", r.text("release").endswith("+deb13-amd64"))
@@ -309,6 +356,7 @@ def main():
                 b and "MMAP" in b["flags"])
         check_msix(c, "testbed-stock", r, True)
         check_no_type1_stats(c, "testbed-stock", r)
+        check_peer_bar(c, "testbed-stock", r, False)
     r = runs.get("k1-keepsize")
     if r:
         c.check("k1-keepsize: the kernel keeps the sizes while aligning",

@@ -51,8 +51,9 @@ mkdir -p "$out"
 # The static checkers, built in the cache when their source changed.
 probes=$CACHE/probe/amd64
 mkdir -p "$probes"
-for p in vfio-kcheck vfio-type1-stats; do
-    if [ ! -x "$probes/$p" ] || [ "$TOP/tests/kernel/$p.c" -nt "$probes/$p" ]; then
+for p in vfio-kcheck vfio-type1-stats vfio-peer-bar; do
+    if [ ! -x "$probes/$p" ] || [ "$TOP/tests/kernel/$p.c" -nt "$probes/$p" ] ||
+       [ "$TOP/tests/kernel/type1-stats.h" -nt "$probes/$p" ]; then
         gcc -static -O2 -Wall -Wextra -Werror -o "$probes/$p.tmp" "$TOP/tests/kernel/$p.c" ||
             die "building $p failed"
         mv "$probes/$p.tmp" "$probes/$p"
@@ -76,7 +77,7 @@ rc=0
 # boot OPTIONS... DIR: one L1 boot into DIR (l1_retry makes DIR afresh).
 boot() {
     local dir=${*: -1}
-    cp "$probes/vfio-kcheck" "$probes/vfio-type1-stats" "$dir/"
+    cp "$probes/vfio-kcheck" "$probes/vfio-type1-stats" "$probes/vfio-peer-bar" "$dir/"
     "$TOP/tests/testbed/run-l1.sh" --quiet --out "$dir" \
         --run "$TOP/tests/kernel/l1-probe.sh" "${@:1:$#-1}" x86 2>"$dir/../$(basename "$dir").log"
 }
@@ -88,10 +89,12 @@ run() {
     note "$name: rc=$r, $(tail -n 1 "$out/$name.log" | sed 's/^run-l1.sh: //')"
     [ "$r" = 0 ] || { cat "$out/$name.log" >&2; rc=1; }
 }
-run ours-remap --kernel-tree "$modules"
-run ours-noremap --kernel-tree "$modules" --append "intremap=off vfio_direct.unsafe=1"
-run stock-noremap --kernel-tree "$stock" --append "intremap=off vfio_direct.unsafe=1"
-run testbed-stock
+# Two edu devices: a DMA engine and a peer BAR for vfio-peer-bar (K4).
+edu=(--add-device "edu_a 0a.0 edu" --add-device "edu_b 0b.0 edu")
+run ours-remap --kernel-tree "$modules" "${edu[@]}"
+run ours-noremap --kernel-tree "$modules" --append "intremap=off vfio_direct.unsafe=1" "${edu[@]}"
+run stock-noremap --kernel-tree "$stock" --append "intremap=off vfio_direct.unsafe=1" "${edu[@]}"
+run testbed-stock "${edu[@]}"
 if [ -n "$kimage" ]; then
     [ -r "$qboot" ] || die "no $qboot (qemu-system-data)"
     run k1-keepsize --kernel-tree "$kimage" --append "$align_two"

@@ -7,7 +7,8 @@
 # interrupt remapping and BAR alignment, and tests/kernel/vfio-kcheck's
 # JSON for every bound device (copied to /out by check-kernel.sh); then
 # tests/kernel/vfio-type1-stats on e1000e, with vfio_iommu_type1's
-# disable_hugepages off and on (4 hugetlbfs pages of 2 MiB reserved first).
+# disable_hugepages off and on; with two edu devices (check-kernel.sh adds
+# them), tests/kernel/vfio-peer-bar on them and nvme.
 # With vfio_direct.unsafe=1 on the kernel command line it first sets
 # allow_unsafe_interrupts (busybox insmod does not read module options
 # from the command line), so that a container can be set up without
@@ -38,11 +39,16 @@ for d in $VFIO_DIRECT_DEVICES; do
 done
 # shellcheck disable=SC2086
 /out/vfio-kcheck $bdfs
+e1000e='' edu_a='' edu_b='' nvme=''
 for d in $VFIO_DIRECT_DEVICES; do
-    case $d in e1000e=*) e1000e=${d#*=} ;; esac
+    case $d in
+    e1000e=*) e1000e=${d#*=} ;;
+    edu_a=*) edu_a=${d#*=} ;;
+    edu_b=*) edu_b=${d#*=} ;;
+    nvme=*) nvme=${d#*=} ;;
+    esac
 done
 hp=/sys/module/vfio_iommu_type1/parameters/disable_hugepages
-echo 4 >/proc/sys/vm/nr_hugepages
 echo "=== thp"
 cat /sys/kernel/mm/transparent_hugepage/enabled
 echo "=== type1-stats"
@@ -50,3 +56,10 @@ echo "=== type1-stats"
 echo "=== type1-stats-nohuge"
 echo 1 >"$hp" && /out/vfio-type1-stats "$e1000e"
 echo 0 >"$hp"
+if [ -n "$edu_a" ] && [ -n "$edu_b" ]; then
+    echo "=== peer-bar"
+    # shellcheck disable=SC2086  # nvme is optional
+    /out/vfio-peer-bar "$edu_a" "$edu_b" $nvme
+    echo "=== dmar"
+    dmesg | grep -E 'DMAR: \[DMA|DMAR: DRHD' || true
+fi

@@ -38,24 +38,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "type1-stats.h"
+
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB (21 << 26)
-#endif
-
-/* The series' uAPI (linux/0005), for building against an older header. */
-#ifndef VFIO_IOMMU_TYPE1_INFO_CAP_STATS
-#define VFIO_IOMMU_TYPE1_INFO_CAP_STATS 4
-#define VFIO_IOMMU_TYPE1_STATS_RUN_BUCKETS 32
-struct vfio_iommu_type1_info_cap_stats {
-    struct vfio_info_cap_header header;
-    uint32_t nr_run_buckets;
-    uint32_t reserved;
-    uint64_t dma_entries;
-    uint64_t pinned_pages;
-    uint64_t pfnmap_pages;
-    uint64_t iommu_map_calls;
-    uint64_t run_hist[VFIO_IOMMU_TYPE1_STATS_RUN_BUCKETS];
-};
 #endif
 
 #define HUGE (2UL << 20)
@@ -107,37 +93,12 @@ static int open_device(const char *bdf)
 /* The statistics capability now; false when the kernel has none. */
 static int read_stats(struct vfio_iommu_type1_info_cap_stats *out)
 {
-    uint32_t argsz = sizeof(struct vfio_iommu_type1_info);
-    struct vfio_iommu_type1_info *info = NULL;
-    uint32_t at;
+    int version = type1_stats(container, out);
 
-    for (;;) {
-        info = realloc(info, argsz);
-        memset(info, 0, argsz);
-        info->argsz = argsz;
-        if (ioctl(container, VFIO_IOMMU_GET_INFO, info)) {
-            die("VFIO_IOMMU_GET_INFO");
-        }
-        if (info->argsz <= argsz) {
-            break;
-        }
-        argsz = info->argsz;
+    if (version < 0) {
+        die("VFIO_IOMMU_GET_INFO");
     }
-    at = (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0;
-    for (int guard = 0; at && at + sizeof(struct vfio_info_cap_header) <= argsz &&
-                        guard < 16; guard++) {
-        struct vfio_info_cap_header *h = (void *)((char *)info + at);
-
-        if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_STATS && h->version >= 1 &&
-            at + sizeof(*out) <= argsz) {
-            memcpy(out, h, sizeof(*out));
-            free(info);
-            return 1;
-        }
-        at = h->next;
-    }
-    free(info);
-    return 0;
+    return version > 0;
 }
 
 static void print_stats(const char *name,
