@@ -12,6 +12,8 @@
 #     ours-noremap     our modules, intremap=off + allow_unsafe_interrupts
 #     stock-noremap    the same image's own modules, same settings
 #     testbed-stock    the test bed's default kernel (trixie), unchanged
+#   (each with two edu devices for K4's peer-BAR test), then our QEMU's
+#   vfio-type1-stats-test on our modules (K5 in x-query-vfio, info vfio)
 #   image route (scripts/kernel.sh image: K1 needs the PCI core, built in):
 #     k1-keepsize      our image, pci=resource_alignment=keepsize: for sdhci
 #                      and i6300esb: the kernel reassigns those two
@@ -95,6 +97,21 @@ run ours-remap --kernel-tree "$modules" "${edu[@]}"
 run ours-noremap --kernel-tree "$modules" --append "intremap=off vfio_direct.unsafe=1" "${edu[@]}"
 run stock-noremap --kernel-tree "$stock" --append "intremap=off vfio_direct.unsafe=1" "${edu[@]}"
 run testbed-stock "${edu[@]}"
+# Our QEMU relays the type1 statistics (K5): vfio-type1-stats-test in an L1
+# on our modules (check-system runs it on the stock kernel, where the
+# member is absent).  It needs the QEMU build (make).
+qtest=$TOP/build/qemu/tests/qtest/vfio-type1-stats-test
+if [ -x "$qtest" ]; then
+    r=0
+    VFIO_DIRECT_KERNEL_TREE=$modules "$TOP/tests/testbed/run-in-l1.sh" \
+        -e VFIO_DIRECT_TYPE1_STATS=1 -e QTEST_QEMU_BINARY="$TOP/build/qemu/qemu-system-x86_64" \
+        x86 -- "$qtest" >"$out/qtest-type1-stats.log" 2>&1 || r=$?
+    grep -E '^(ok|not ok) ' "$out/qtest-type1-stats.log" | sed 's/^/qtest on our modules: /' || true
+    note "vfio-type1-stats-test on our modules: rc=$r"
+    [ "$r" = 0 ] || { cat "$out/qtest-type1-stats.log" >&2; rc=1; }
+else
+    note "no $qtest (make): the QEMU side of K5 is not run here"
+fi
 if [ -n "$kimage" ]; then
     [ -r "$qboot" ] || die "no $qboot (qemu-system-data)"
     run k1-keepsize --kernel-tree "$kimage" --append "$align_two"

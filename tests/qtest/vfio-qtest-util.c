@@ -152,6 +152,12 @@ QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar)
 
 QDict *vfio_qtest_msix(QTestState *qts, const char *id)
 {
+    return vfio_qtest_device_member(qts, id, "msix");
+}
+
+QDict *vfio_qtest_device_member(QTestState *qts, const char *id,
+                                const char *member)
+{
     QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
     QList *devices = qdict_get_qlist(rsp, "return");
     QDict *found = NULL;
@@ -162,7 +168,7 @@ QDict *vfio_qtest_msix(QTestState *qts, const char *id)
         QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
 
         if (!g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
-            found = qdict_get_qdict(dev, "msix");
+            found = qdict_get_qdict(dev, member);
             if (found) {
                 qobject_ref(found);
             }

@@ -57,6 +57,10 @@ QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar);
 /* x-query-vfio's "msix" of device @id, NULL if it has none (unref). */
 QDict *vfio_qtest_msix(QTestState *qts, const char *id);
 
+/* x-query-vfio's member @member of device @id, NULL if absent (unref). */
+QDict *vfio_qtest_device_member(QTestState *qts, const char *id,
+                                const char *member);
+
 /*
  * The kernel's region info for region @index of device @id, as
  * x-query-vfio relays it: its flags in *@flags, and whether its

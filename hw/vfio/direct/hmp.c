@@ -154,6 +154,26 @@ static void hmp_info_vfio_ddw(Monitor *mon, VfioDdwInfo *info)
                    info->page_sizes, info->refused);
 }
 
+static void hmp_info_vfio_type1(Monitor *mon, VfioType1Stats *stats)
+{
+    VfioType1RunList *run;
+
+    monitor_printf(mon, "    kernel type1: %" PRIu64 " entries, %" PRIu64
+                   " pinned + %" PRIu64 " pfnmap pages, %" PRIu64
+                   " iommu_map calls", stats->dma_entries,
+                   stats->pinned_pages, stats->pfnmap_pages,
+                   stats->iommu_map_calls);
+    if (stats->has_revoked) {
+        monitor_printf(mon, ", %" PRIu64 " revoked", stats->revoked);
+    }
+    monitor_printf(mon, "\n      runs (pages: calls):");
+    for (run = stats->runs; run; run = run->next) {
+        monitor_printf(mon, " 2^%u: %" PRIu64, run->value->log2_pages,
+                       run->value->calls);
+    }
+    monitor_printf(mon, "%s\n", stats->runs ? "" : " none");
+}
+
 void hmp_info_vfio(Monitor *mon, const QDict *qdict)
 {
     g_autoptr(VfioPciDeviceInfoList) list = NULL;
@@ -202,6 +222,9 @@ void hmp_info_vfio(Monitor *mon, const QDict *qdict)
             }
             if (info->dma->ddw) {
                 hmp_info_vfio_ddw(mon, info->dma->ddw);
+            }
+            if (info->dma->kernel) {
+                hmp_info_vfio_type1(mon, info->dma->kernel);
             }
         }
     }

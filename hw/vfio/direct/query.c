@@ -20,6 +20,7 @@
 #include "region-info.h"
 #include "spapr-state.h"
 #include "tce.h"
+#include "type1-stats.h"
 
 static VfioPciDeviceInfo *vfio_direct_query_device(VFIOPCIDevice *vdev)
 {
@@ -40,6 +41,7 @@ static VfioPciDeviceInfo *vfio_direct_query_device(VFIOPCIDevice *vdev)
         info->dma->tce = vfio_direct_tce_query(vdev);
         info->dma->prereg = vfio_direct_prereg_query(vdev);
         info->dma->ddw = vfio_direct_ddw_query(vdev);
+        info->dma->kernel = vfio_direct_type1_stats_query(vdev);
     }
     return info;
 }
