@@ -76,12 +76,13 @@ qboot=/usr/share/qemu/qboot.rom
 align_two='pci=resource_alignment=keepsize:pci:1b36:0007;keepsize:pci:8086:25ab'
 rc=0
 # shellcheck disable=SC2317  # called by l1_retry
-# boot OPTIONS... DIR: one L1 boot into DIR (l1_retry makes DIR afresh).
+# boot OPTIONS... DIR: one L1 boot into DIR (l1_retry makes DIR afresh;
+# the log keeps every attempt, so that a test-bed fault can be read).
 boot() {
     local dir=${*: -1}
     cp "$probes/vfio-kcheck" "$probes/vfio-type1-stats" "$probes/vfio-peer-bar" "$dir/"
     "$TOP/tests/testbed/run-l1.sh" --quiet --out "$dir" \
-        --run "$TOP/tests/kernel/l1-probe.sh" "${@:1:$#-1}" x86 2>"$dir/../$(basename "$dir").log"
+        --run "$TOP/tests/kernel/l1-probe.sh" "${@:1:$#-1}" x86 2>>"$dir/../$(basename "$dir").log"
 }
 # run NAME [run-l1.sh options]: the L1 run NAME into $out/NAME.
 run() {
