@@ -18,6 +18,14 @@
  * 2^n), while the ROMs (anonymous memory) are mapped page by page.
  * "info vfio" prints the same numbers.
  *
+ * peer-bar: e1000e's 128 KiB BAR0, placed and enabled by the test, is
+ * mapped into the container for peer-to-peer DMA (32 pfnmap pages).
+ * When the guest turns memory decode off, the kernel revokes that
+ * mapping (linux/0006: revoked 1, no pfnmap pages) and our own UNMAP_DMA
+ * of it, from the flat view, still succeeds (unmap-bytes grows by
+ * 128 KiB); decode on maps it anew.  On the stock kernel the unmap and
+ * the new map happen the same way.
+ *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -25,6 +33,8 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "vfio-qtest-util.h"
@@ -141,6 +151,65 @@ out:
     }
 }
 
+/* x-query-vfio's dma.kernel.@key, -1 when the kernel reports none */
+static int64_t kernel_stat(QDict *dma, const char *key)
+{
+    QDict *k = qdict_get_qdict(dma, "kernel");
+
+    return k && qdict_haskey(k, key) ? qdict_get_int(k, key) : -1;
+}
+
+static void test_peer_bar(void)
+{
+    const char *names[] = { "e1000e", NULL };
+    QDict *before, *off, *on;
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    qts = qtest_initf("-M q35 -m 64M -nodefaults "
+                      "-device vfio-pci,host=%s,id=dev0,addr=04.0",
+                      vfio_qtest_host("e1000e"));
+    bus = qpci_new_pc(qts, NULL);
+    dev = qpci_device_find(bus, QPCI_DEVFN(4, 0));
+    g_assert_nonnull(dev);
+    qpci_config_writel(dev, PCI_BASE_ADDRESS_0, VFIO_QTEST_WINDOW);
+    qpci_config_writew(dev, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    before = vfio_qtest_device_member(qts, "dev0", "dma");
+    qpci_config_writew(dev, PCI_COMMAND, 0);
+    off = vfio_qtest_device_member(qts, "dev0", "dma");
+    qpci_config_writew(dev, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    on = vfio_qtest_device_member(qts, "dev0", "dma");
+
+    /* ours: the BAR left the flat view and its unmap succeeded */
+    g_assert_cmphex(qdict_get_int(off, "unmap-bytes") -
+                    qdict_get_int(before, "unmap-bytes"), ==, 128 * KiB);
+    g_assert_cmphex(qdict_get_int(on, "map-bytes") -
+                    qdict_get_int(off, "map-bytes"), ==, 128 * KiB);
+    g_assert_cmpuint(qdict_get_int(on, "map-failures"), ==, 0);
+    if (expect_stats()) {
+        g_assert_cmpint(kernel_stat(before, "pfnmap-pages"), ==, 32);
+        g_assert_cmpint(kernel_stat(before, "revoked"), ==, 0);
+        g_assert_cmpint(kernel_stat(off, "pfnmap-pages"), ==, 0);
+        g_assert_cmpint(kernel_stat(off, "revoked"), ==, 1);
+        g_assert_cmpint(kernel_stat(off, "dma-entries"), ==,
+                        kernel_stat(before, "dma-entries") - 1);
+        g_assert_cmpint(kernel_stat(on, "pfnmap-pages"), ==, 32);
+        g_assert_cmpint(kernel_stat(on, "revoked"), ==, 1);
+    } else {
+        g_assert_false(qdict_haskey(before, "kernel"));
+    }
+    qobject_unref(before);
+    qobject_unref(off);
+    qobject_unref(on);
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -152,5 +221,6 @@ int main(int argc, char **argv)
                         test_stats);
     qtest_add_data_func("/vfio/type1-stats/hugetlbfs", GINT_TO_POINTER(1),
                         test_stats);
+    qtest_add_func("/vfio/type1-stats/peer-bar", test_peer_bar);
     return g_test_run();
 }
