@@ -3,7 +3,10 @@
  *
  * Runs in the test bed against real kernel vfio-pci with an e1000e bound in
  * the L1 guest.  What QEMU shows the guest is compared with what the device
- * itself holds, read through sysfs, and with x-query-vfio.
+ * itself holds, read through sysfs, and with x-query-vfio.  On x86_64 the
+ * guest is q35; on ppc64 it is pseries (vfio_qtest_machine()), whose PHB
+ * the test drives through RTAS config accesses, in the pseries L1s on 64
+ * KiB pages with the sPAPR TCE v2 IOMMU as in the x86 L1.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -11,20 +14,20 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
-#include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/bswap.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "vfio-qtest-util.h"
 
-#define BAR0_ADDR   0xc0000000ULL
+#define BAR0_ADDR   VFIO_QTEST_WINDOW    /* bus address */
 #define BAR2_PORT   0xc000
 #define E1000_STATUS 0x08
 
 typedef struct Guest {
     QTestState *qts;
     QPCIBus *bus;
+    QGuestAllocator alloc;
     QPCIDevice *dev;
 } Guest;
 
@@ -35,10 +38,11 @@ static bool guest_start(Guest *g)
     if (!vfio_qtest_require(names)) {
         return false;
     }
-    g->qts = qtest_initf("-M q35 -m 64M -nodefaults "
+    g->qts = qtest_initf("%s -nodefaults "
                          "-device vfio-pci,host=%s,id=nic,addr=04.0",
+                         vfio_qtest_machine()->options,
                          vfio_qtest_host("e1000e"));
-    g->bus = qpci_new_pc(g->qts, NULL);
+    g->bus = vfio_qtest_pci_bus(g->qts, &g->alloc);
     g->dev = qpci_device_find(g->bus, QPCI_DEVFN(4, 0));
     g_assert_nonnull(g->dev);
 
@@ -52,7 +56,7 @@ static bool guest_start(Guest *g)
 static void guest_stop(Guest *g)
 {
     g_free(g->dev);
-    qpci_free_pc(g->bus);
+    vfio_qtest_pci_bus_free(g->bus, &g->alloc);
     qtest_quit(g->qts);
 }
 
@@ -111,7 +115,7 @@ static void test_bar0_read(void)
     }
     host = vfio_qtest_sysfs_bar_read(vfio_qtest_host("e1000e"), 0,
                                      E1000_STATUS, 4);
-    guest = qtest_readl(g.qts, BAR0_ADDR + E1000_STATUS);
+    guest = vfio_qtest_mmio_readl(g.qts, BAR0_ADDR + E1000_STATUS);
     g_assert_cmphex(guest, ==, host);
     g_assert_cmphex(guest, !=, 0xffffffff);
     guest_stop(&g);
@@ -174,8 +178,8 @@ static void test_trap_counter(void)
     bar0 = trapped_reads(&g, 0);
     bar2 = trapped_reads(&g, 2);
     for (int i = 0; i < 50; i++) {
-        qtest_readl(g.qts, BAR0_ADDR + E1000_STATUS);
-        qtest_inl(g.qts, BAR2_PORT);
+        vfio_qtest_mmio_readl(g.qts, BAR0_ADDR + E1000_STATUS);
+        g.bus->pio_readl(g.bus, BAR2_PORT);
     }
     g_assert_cmpuint(trapped_reads(&g, 0), ==, bar0);
     g_assert_cmpuint(trapped_reads(&g, 2), ==, bar2 + 50);
@@ -187,13 +191,14 @@ static void assert_realize_fails(const char *dev, const char *expected)
 {
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
-    const char *argv[] = {
-        g_getenv("QTEST_QEMU_BINARY"), "-M", "q35", "-accel", "qtest",
-        "-nodefaults", "-display", "none", "-device", dev, NULL
-    };
+    g_autofree char *cmd = g_strdup_printf(
+        "%s %s -accel qtest -nodefaults -display none -device %s",
+        g_getenv("QTEST_QEMU_BINARY"), vfio_qtest_machine()->options, dev);
+    g_auto(GStrv) argv = NULL;
     int status;
 
-    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL,
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert(g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL,
                           &out, &err, &status, NULL));
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
     if (!g_str_has_suffix(err, expected)) {
