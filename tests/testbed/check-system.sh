@@ -45,6 +45,9 @@ ppc64_qtests="vfio-subpage-test vfio-msix-test vfio-spapr-test vfio-fuzz-test"
 sdhci_maps='/(neighbour|padding|rom-bar|intx-padding|sdhci/(aligned|unaligned|page-align|move-toggle-reset))$'
 # Upstream qtests run in the pseries L1s too, with the ppc64le build.
 pseries_upstream="rtas-test device-plug-test"
+# Ours that need the pseries L1 (its one IOMMU group, sPAPR TCE v2): the
+# hot-plug test on pseries-a only, where sdhci BAR0 has its own page.
+pseries_qtests="vfio-pci-test vfio-hotplug-test"
 if [ -n "$cross" ] && { [ ! -x "$cross/qemu-system-ppc64" ] || [ ! -s "$cross/SYSROOT" ]; }; then
     die "$cross/qemu-system-ppc64 is missing; run make cross-ppc64le first"
 fi
@@ -102,13 +105,14 @@ for machine in ${cross:+pseries-a pseries-b}; do
     # vfio-subpage-test's cases that need that mmap ($sdhci_maps) do not
     # apply; all its others run, kernel-no-mmap among them, and
     # check-pseries.py asserts sdhci's no-mmap state too.
-    tce='' qtests=$ppc64_qtests
+    tce='' qtests="$ppc64_qtests $pseries_qtests"
     if [ "$machine" = pseries-a ]; then
         tce="--tce-guest $cross/tce-guest.elf --tce-runs-guest $cross/tce-runs-guest.elf"
     else
         qtests=${qtests/vfio-subpage-test/vfio-subpage-test,-x,$sdhci_maps}
         # The same container and kernel as pseries-a: nothing new, ~40 s
         qtests=${qtests/ vfio-spapr-test/}
+        qtests=${qtests/ vfio-hotplug-test/}
     fi
     echo "# qtests in the $machine L1 (ppc64le build): $qtests $pseries_upstream check-pseries${tce:+ (with tce-guest)}"
     run_child "$TESTBED_DIR/run-in-l1.sh" --share "sysroot=$sysroot" \
