@@ -20,6 +20,13 @@
  * command line (default 2000); loops: bench.rounds=R (default 3);
  * bench.pack=0 keeps SLOF's layout.
  *
+ * bench.target=nvme-db benches nvme's doorbells instead, where SLOF put
+ * its BAR0 (16 KiB: registers, doorbells at 0x1000, the MSI-X table at
+ * 0x2000, all on one 64 KiB page): each access of a loop is a store of 0
+ * to the admin submission queue's tail doorbell (the controller is never
+ * enabled, no driver is loaded: nothing runs) and a load from it, so a
+ * loop of N makes 2N accesses (BENCH-END's VALUE is the last load).
+ *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -39,6 +46,8 @@
 #include <unistd.h>
 
 #define SDHCI_CAPABILITIES 0x40
+#define NVME_SQ0_TAIL      0x1000   /* the first doorbell */
+#define NVME               3        /* its index in wanted[] */
 
 static const struct {
     const char *name;
@@ -47,13 +56,14 @@ static const struct {
     { "sdhci", 0x1b36, 0x0007 },
     { "i6300esb", 0x8086, 0x25ab },
     { "pvpanic", 0x1b36, 0x0011 },
+    { "nvme", 0x1b36, 0x0010 },
 };
 
 /* What was found of each wanted device: its sysfs folder and BAR0. */
 static struct {
     char dir[300];
     unsigned long long start, size;
-} found[3];
+} found[4];
 
 static unsigned long read_hex(const char *dir, const char *file)
 {
@@ -84,6 +94,11 @@ static long cmdline_value(const char *key, long dflt)
     }
     p = strstr(buf, key);
     return p ? strtol(p + strlen(key), NULL, 0) : dflt;
+}
+
+static int cmdline_has(const char *word)
+{
+    return cmdline_value(word, -1) != -1;
 }
 
 static void mark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -160,6 +175,30 @@ static void pack(void)
     }
 }
 
+/*
+ * Map the 64 KiB page of @dev's BAR0 that holds @offset of it, or NULL;
+ * volatile: each access of the loops must reach the device.
+ */
+static volatile uint32_t *map_bar0(int dev, unsigned offset, int prot)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned long long at = found[dev].start + offset;
+    char res[320];
+    void *map;
+    int bar;
+
+    snprintf(res, sizeof(res), "%s/resource0", found[dev].dir);
+    bar = open(res, O_RDWR | O_SYNC);
+    map = bar < 0 ? MAP_FAILED :
+          mmap(NULL, page, prot, MAP_SHARED, bar,
+               (at & ~(page - 1)) - (found[dev].start & ~(page - 1)));
+    if (map == MAP_FAILED) {
+        printf("BENCH-ERROR cannot map %s (iomem=relaxed?)\n", res);
+        return NULL;
+    }
+    return (volatile uint32_t *)((char *)map + (at & (page - 1)));
+}
+
 static void power_off(void)
 {
     sync();
@@ -174,6 +213,7 @@ int main(void)
     static const char pci[] = "/sys/bus/pci/devices";
     volatile uint32_t *reg = NULL;
     long loads, rounds;
+    int doorbell;
     struct dirent *e;
     DIR *d;
     int fd;
@@ -220,29 +260,24 @@ int main(void)
             snprintf(found[i].dir, sizeof(found[i].dir), "%s", dir);
             found[i].start = start;
             found[i].size = end - start + 1;
-            if (i == 0) {
-                long page = sysconf(_SC_PAGESIZE);
-                void *map;
-                int bar;
-
-                snprintf(res, sizeof(res), "%s/resource0", dir);
-                bar = open(res, O_RDWR | O_SYNC);
-                map = bar < 0 ? MAP_FAILED :
-                      mmap(NULL, page, PROT_READ, MAP_SHARED, bar, 0);
-                if (map == MAP_FAILED) {
-                    printf("BENCH-ERROR cannot map %s (iomem=relaxed?)\n", res);
-                } else {
-                    reg = (volatile uint32_t *)((char *)map +
-                                                (start & (page - 1)) +
-                                                SDHCI_CAPABILITIES);
-                }
-            }
         }
     }
-    if (cmdline_value("bench.pack=", 1)) {
+    doorbell = cmdline_has("bench.target=nvme-db");
+    if (doorbell) {
+        if (found[NVME].size) {
+            /* SLOF's place; memory decoding on, for the loads */
+            uint32_t cmd = config_rw(found[NVME].dir, 0x04, 0, 0) & 0xffff;
+
+            config_rw(found[NVME].dir, 0x04, cmd | 2u, 1);
+            reg = map_bar0(NVME, NVME_SQ0_TAIL, PROT_READ | PROT_WRITE);
+        }
+    } else if (found[0].size) {
+        reg = map_bar0(0, SDHCI_CAPABILITIES, PROT_READ);
+    }
+    if (!doorbell && cmdline_value("bench.pack=", 1)) {
         pack();
     } else {
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             if (found[i].size) {
                 printf("BENCH-BAR %s %s 0x%llx 0x%llx\n", wanted[i].name,
                        strrchr(found[i].dir, '/') + 1, found[i].start,
@@ -252,7 +287,7 @@ int main(void)
     }
     fflush(stdout);
     if (!reg) {
-        mark("BENCH-ERROR no sdhci BAR to load from");
+        mark("BENCH-ERROR no %s BAR to load from", doorbell ? "nvme" : "sdhci");
         power_off();
     }
 
@@ -263,8 +298,15 @@ int main(void)
 
         mark("BENCH-BEGIN %ld", r);
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (long i = 0; i < loads; i++) {
-            v = *reg;
+        if (doorbell) {
+            for (long i = 0; i < loads; i++) {
+                *reg = 0;
+                v = *reg;
+            }
+        } else {
+            for (long i = 0; i < loads; i++) {
+                v = *reg;
+            }
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         mark("BENCH-END %ld %lld 0x%x", r,

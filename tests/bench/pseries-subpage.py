@@ -20,6 +20,13 @@ Prints, per build, the BAR layout the L2 saw and one line per loop
 "NAME loop I: L loads, E mmio exits, T trapped reads, R loads/s", then
 "NAME: median R loads/s, E mmio exits per loop" and the ratio lines.
 Exits 1 when an L2 gave no result.
+
+--target nvme-db (make bench's doorbell run) passes nvme through instead,
+its BAR0 where SLOF put it, and each loop stores to and loads from its
+first doorbell (BAR0 + 0x1000, on the 64 KiB page of the MSI-X table at
+0x2000): the base traps that page for its MSI-X table emulation, so every
+access exits; on ours the page is direct when the table is not emulated.
+The lines count accesses (a store and a load each iteration).
 """
 
 import argparse
@@ -37,14 +44,16 @@ import qmp  # noqa: E402  (tests/testbed/qmp.py)
 
 PSERIES = ("pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,"
            "cap-ccf-assist=off")
-DEVICES = ("sdhci", "i6300esb", "pvpanic")
+# The devices passed through for each --target, the first one benched
+TARGETS = {"sdhci": ("sdhci", "i6300esb", "pvpanic"), "nvme-db": ("nvme",)}
 PAGE = 0x10000
 
 
 class L2:
     """One L2 QEMU under KVM: its console lines and its QMP monitor."""
 
-    def __init__(self, binary, kernel, initrd, append, devices, timeout):
+    def __init__(self, binary, kernel, initrd, append, devices, names,
+                 timeout):
         self.tmp = tempfile.mkdtemp(prefix="pseries-subpage.")
         path = os.path.join(self.tmp, "qmp")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -58,8 +67,9 @@ class L2:
                 "-mon", "chardev=qmp,mode=control",
                 "-kernel", kernel, "-initrd", initrd, "-append", append,
                 "-trace", "kvm_run_exit", "-D", os.path.join(self.tmp, "trace")]
-        for n in DEVICES:
+        for n in names:
             args += ["-device", "vfio-pci,host=%s,id=%s" % (devices[n], n)]
+        self.target = names[0]
         self.deadline = time.time() + timeout
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
@@ -92,15 +102,15 @@ class L2:
             return sum(1 for ln in f if "kvm_run_exit" in ln and
                        ln.rstrip().endswith("reason 6"))
 
-    def sdhci_bar0(self):
-        """x-query-vfio's sdhci BAR0 (our build only), or None."""
+    def target_bar0(self):
+        """x-query-vfio's BAR0 of the benched device (ours only), or None."""
         for dev in self.command("x-query-vfio") or []:
-            if dev.get("id") == "sdhci":
+            if dev.get("id") == self.target:
                 return [b for b in dev["bars"] if b["index"] == 0][0]
         return None
 
     def trapped_reads(self):
-        bar = self.sdhci_bar0()
+        bar = self.target_bar0()
         return None if bar is None else bar["trapped-reads"]
 
     def stop(self):
@@ -113,10 +123,16 @@ class L2:
 
 def run_build(name, binary, opts, devices):
     append = ("console=hvc0 iomem=relaxed quiet panic=-1 bench.loads=%d "
-              "bench.rounds=%d bench.pack=%d" %
-              (opts.loads, opts.rounds, 0 if opts.slof_layout else 1))
+              "bench.rounds=%d bench.pack=%d bench.target=%s" %
+              (opts.loads, opts.rounds, 0 if opts.slof_layout else 1,
+               opts.target))
+    # a doorbell iteration is a store and a load
+    per_loop = opts.loads * (2 if opts.target == "nvme-db" else 1)
+    unit = "accesses" if opts.target == "nvme-db" else "loads"
+    names = TARGETS[opts.target]
     t0 = time.time()
-    l2 = L2(binary, opts.kernel, opts.initrd, append, devices, opts.timeout)
+    l2 = L2(binary, opts.kernel, opts.initrd, append, devices, names,
+            opts.timeout)
     bars, loops, before, log = {}, [], None, []
     try:
         while True:
@@ -129,10 +145,10 @@ def run_build(name, binary, opts, devices):
                 bars[words[1]] = (int(words[3], 16), int(words[4], 16))
             elif words[0] == "BENCH-READY":
                 print("# %s: L2 ready after %.1fs" % (name, time.time() - t0))
-                bar = l2.sdhci_bar0()
+                bar = l2.target_bar0()
                 if bar:
-                    print("# %s: x-query-vfio sdhci BAR0: %s, %s" %
-                          (name, bar["subpage"], ", ".join(
+                    print("# %s: x-query-vfio %s BAR0: %s, %s" %
+                          (name, names[0], bar["subpage"], ", ".join(
                               "0x%x+0x%x %s" % (r["offset"], r["size"],
                                                 r.get("reason", r["kind"]))
                               for r in bar["ranges"])))
@@ -143,10 +159,11 @@ def run_build(name, binary, opts, devices):
                 tr = l2.trapped_reads()
                 tr = None if tr is None else tr - before[1]
                 ns = int(words[2])
-                loops.append((exits, tr, opts.loads * 1e9 / ns))
-                print("%s loop %s: %d loads, %d mmio exits, %s trapped reads, "
-                      "%.0f loads/s" % (name, words[1], opts.loads, exits,
-                                        "-" if tr is None else tr, loops[-1][2]))
+                loops.append((exits, tr, per_loop * 1e9 / ns))
+                print("%s loop %s: %d %s, %d mmio exits, %s trapped reads, "
+                      "%.0f %s/s" % (name, words[1], per_loop, unit, exits,
+                                     "-" if tr is None else tr, loops[-1][2],
+                                     unit))
             elif words[0] in ("BENCH-DONE", "BENCH-ERROR"):
                 if words[0] == "BENCH-ERROR":
                     print("# %s: %s" % (name, ln))
@@ -165,10 +182,10 @@ def run_build(name, binary, opts, devices):
     packed = len(pages) < len(bars)
     rate = statistics.median(r for _, _, r in loops)
     exits = statistics.median(e for e, _, _ in loops)
-    print("%s: median %.0f loads/s, %d mmio exits per %d loads, BARs %s (%.0fs)" %
-          (name, rate, exits, opts.loads, "packed" if packed else "on their own pages",
-           time.time() - t0))
-    return rate, exits
+    print("%s: median %.0f %s/s, %d mmio exits per %d %s, BARs %s (%.0fs)" %
+          (name, rate, unit, exits, per_loop, unit,
+           "packed" if packed else "on their own pages", time.time() - t0))
+    return rate, exits, per_loop, unit
 
 
 def main():
@@ -182,10 +199,13 @@ def main():
     ap.add_argument("--timeout", type=int, default=600, help="per L2")
     ap.add_argument("--slof-layout", action="store_true",
                     help="keep SLOF's BAR layout (a page each) instead of packing")
+    ap.add_argument("--target", choices=sorted(TARGETS), default="sdhci",
+                    help="sdhci's register 0x40 (packed BARs), or nvme's "
+                         "doorbell on its MSI-X table's page")
     opts = ap.parse_args()
     devices = dict(p.split("=", 1) for p in
                    os.environ.get("VFIO_DIRECT_DEVICES", "").split())
-    missing = [n for n in DEVICES if n not in devices]
+    missing = [n for n in TARGETS[opts.target] if n not in devices]
     if missing:
         print("pseries-subpage: %s not bound to vfio-pci" % " ".join(missing))
         return 1
@@ -198,10 +218,11 @@ def main():
         results.append((name, run_build(name, binary, opts, devices)))
     if any(r is None for _, r in results):
         return 1
-    (ours, (our_rate, our_exits)) = results[0]
-    for name, (rate, exits) in results[1:]:
-        print("ratio %s/%s: %.1fx loads/s, mmio exits %d vs %d per %d loads" %
-              (ours, name, our_rate / rate, our_exits, exits, opts.loads))
+    (ours, (our_rate, our_exits, per_loop, unit)) = results[0]
+    for name, (rate, exits, _, _) in results[1:]:
+        print("ratio %s/%s: %.1fx %s/s, mmio exits %d vs %d per %d %s" %
+              (ours, name, our_rate / rate, unit, our_exits, exits, per_loop,
+               unit))
     return 0
 
 

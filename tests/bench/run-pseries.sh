@@ -3,6 +3,7 @@
 #
 #   tests/bench/run-pseries.sh [--build DIR] [--base DIR] [--loads N]
 #                              [--rounds R] [--timeout SEC] [--slof-layout]
+#                              [--doorbell]
 #
 # Builds the L2's initramfs (pseries-l2-init.c, static, as /init) into
 # DIR/bench, boots one pseries-a test-bed L1 with nested KVM-HV
@@ -20,6 +21,9 @@
 #   --timeout SEC  limit for the whole L1 run (default 1500)
 #   --slof-layout  keep the BARs where SLOF put them (a 64 KiB page each)
 #                  instead of packing them (a control)
+#   --doorbell     nvme instead: stores to and loads from its first doorbell
+#                  (BAR0 + 0x1000, on the 64 KiB page of its MSI-X table),
+#                  BAR0 where SLOF put it; output in DIR/bench/pseries-doorbell.txt
 #
 # Both build folders must be inside this repository (the L1 sees it at its
 # host path); the L2 kernel is the L1's own, shared from the cache.
@@ -35,7 +39,7 @@ usage() {
 }
 
 build=build-ppc64le base=build-base-ppc64le loads=2000 rounds=3 timeout_s=1500
-extra=()
+extra=() result=pseries-subpage.txt
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=${2?}; shift ;;
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=${2?}; shift ;;
     --timeout) timeout_s=${2?}; shift ;;
     --slof-layout) extra+=("$1") ;;
+    --doorbell) extra+=(--target nvme-db) result=pseries-doorbell.txt ;;
     -h|--help) usage ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -75,5 +80,5 @@ run_child "$testbed/run-in-l1.sh" --nested-kvm --timeout "$timeout_s" \
     pseries-a -- python3 "$repo/tests/bench/pseries-subpage.py" \
     --qemu "ours=$build/qemu-system-ppc64" --qemu "base=$base/qemu-system-ppc64" \
     --kernel "$kernel" --initrd "$out/l2.cpio.gz" \
-    --loads "$loads" --rounds "$rounds" ${extra[@]+"${extra[@]}"} | tee "$out/pseries-subpage.txt" || rc=$?
+    --loads "$loads" --rounds "$rounds" ${extra[@]+"${extra[@]}"} | tee "$out/$result" || rc=$?
 exit "$rc"
