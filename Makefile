@@ -82,6 +82,7 @@ check: check-unit check-qtest check-libvirt check-system check-kernel \
 
 check-unit: all
 	sh tests/unit/test-qemu-base.sh && sh tests/unit/test-testbed-fault.sh
+	sh tests/unit/test-pkgversion.sh
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/unit/,$(UNIT_TESTS))
 	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
 		$(UNIT_TESTS)
