@@ -88,8 +88,13 @@ check-unit: all
 		$(UNIT_TESTS)
 
 check-qtest: all
-	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(UPSTREAM_QTESTS))
+	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(UPSTREAM_QTESTS) \
+		vfio-nohost-test)
 	tests/upstream-qtests.sh $(QEMU_BUILD)
+	for t in x86_64 ppc64; do \
+		QTEST_QEMU_BINARY=$(QEMU_BUILD)/qemu-system-$$t \
+		$(QEMU_BUILD)/tests/qtest/vfio-nohost-test --tap -k || exit 1; \
+	done
 
 check-system: all cross-ppc64le
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(VFIO_QTESTS))

@@ -88,6 +88,9 @@ VfioMsixInfo *vfio_direct_msix_query(VFIOPCIDevice *vdev);
 /* properties.c */
 void vfio_direct_class_init(ObjectClass *klass);
 
+/* property-check.c */
+bool vfio_direct_property_check(VFIOPCIDevice *vdev, Error **errp);
+
 /* region-info.c */
 bool vfio_direct_region_info_realize(VFIOPCIDevice *vdev, Error **errp);
 void vfio_direct_region_info_finalize(VFIOPCIDevice *vdev);
