@@ -291,8 +291,10 @@ static void vfio_direct_subpage_warn(VFIOPCIDevice *vdev, int nr)
         if (!vdev->vbasedev.no_mmap) {
             warn_report("vfio %s: BAR %d (%" PRIu64 " bytes) is trapped: "
                         "the kernel does not allow mmap of its host page "
-                        "(the page holds another device's resources)",
-                        name, nr, size);
+                        "(the page holds another device's resources); "
+                        "boot the host with "
+                        "pci=resource_alignment=keepsize:%s (vfio-direct's "
+                        "kernel series)", name, nr, size, name);
         }
         break;
     case VFIO_SUBPAGE_STATE_PAGE_SHARED:
