@@ -19,6 +19,12 @@
 #   make check-sanitize  the vfio qtests and a short BAR fuzz run against it
 #                    in the x86 test bed; any sanitizer report fails (part of
 #                    make check)
+#   make install PREFIX=DIR  the host build, its firmware and the guides,
+#                    relocatable (scripts/install.sh; PREFIX default /usr/local)
+#   make bundle-ppc64le  build-ppc64le/vfio-direct-ppc64le.tar.gz: the ppc64le
+#                    qemu-system-ppc64 with its firmware and libraries, for
+#                    POWER hosts
+#   make check-bundle  that tarball on a glibc-only root in the pseries test bed
 #   make clean       remove the build folders (caches are kept)
 
 BUILD := build
@@ -58,7 +64,8 @@ BASE_HASH := $(call config_hash,base/build-fixes/*.patch)
 BASE_STAMP := $(BASE_BUILD)/configured-$(BASE_HASH)
 
 .PHONY: all deps demo check check-unit check-qtest check-system check-libvirt \
-        base-build bench clean cross-ppc64le cross-ppc64le-base
+        base-build bench clean cross-ppc64le cross-ppc64le-base install \
+        bundle-ppc64le check-bundle
 
 all: deps $(CONFIG_STAMP)
 	@scripts/overlay.sh $(BUILD)/src
@@ -83,6 +90,7 @@ check: check-unit check-qtest check-libvirt check-system check-kernel \
 check-unit: all
 	sh tests/unit/test-qemu-base.sh && sh tests/unit/test-testbed-fault.sh
 	sh tests/unit/test-pkgversion.sh
+	tests/install/check-install.sh --build $(BUILD)
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/unit/,$(UNIT_TESTS))
 	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
 		$(UNIT_TESTS)
@@ -111,6 +119,23 @@ cross-ppc64le: deps $(CONFIG_STAMP)
 	scripts/cross-ppc64le.sh --build-dir $(CROSS_BUILD) --src $(BUILD)/src
 	$(NINJA) -C $(CROSS_BUILD)/qemu qemu-system-ppc64 \
 		$(addprefix tests/qtest/,$(CROSS_QTESTS))
+
+# Installs: the host build into PREFIX; the cross build as a tarball whose
+# binary brings every library but glibc (scripts/install.sh).
+PREFIX ?= /usr/local
+BUNDLE := $(CROSS_BUILD)/vfio-direct-ppc64le.tar.gz
+install: all
+	scripts/install.sh --build $(BUILD) --prefix $(DESTDIR)$(PREFIX)
+
+bundle-ppc64le: cross-ppc64le
+	rm -rf $(CROSS_BUILD)/bundle
+	scripts/install.sh --build $(CROSS_BUILD) \
+		--prefix $(CROSS_BUILD)/bundle/vfio-direct \
+		--sysroot $(CROSS_BUILD)/sysroot --tar $(BUNDLE)
+
+check-bundle: bundle-ppc64le
+	tests/install/check-bundle.sh --bundle $(BUNDLE) \
+		--sysroot $(CROSS_BUILD)/sysroot
 
 base-build: deps $(BASE_STAMP)
 	$(NINJA) -C $(BASE_BUILD)/qemu $(SYSTEMS)

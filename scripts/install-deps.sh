@@ -23,6 +23,8 @@ testbed="qemu-system-x86 qemu-system-ppc busybox-static cpio bc"
 # a sysroot (scripts/cross-ppc64le.sh, signed by the archive keyring).
 cross="gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
        debian-archive-keyring"
+# make bundle-ppc64le: the bundled binary finds its libraries by RUNPATH.
+bundle="patchelf"
 # make check-libvirt and make demo: bookworm's libvirt 9.0 (its daemon and
 # QEMU driver run in the x86 L1 from the shared /usr; the pin keeps
 # bookworm-backports' 11.x away) and the demo's chart.
@@ -33,7 +35,7 @@ kernel="libelf-dev"
 
 missing_packages()
 {
-    for p in $build $firmware $testbed $cross $libvirt $demo $kernel python3-pycotap; do
+    for p in $build $firmware $testbed $cross $bundle $libvirt $demo $kernel python3-pycotap; do
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
             grep -q '^install ok installed' || echo "$p"
     done
@@ -102,7 +104,7 @@ if [ -n "$changed" ] || [ ! -e "$stamp" ] ||
 fi
 
 missing=
-for p in $build $firmware $testbed $cross $libvirt $demo $kernel; do
+for p in $build $firmware $testbed $cross $bundle $libvirt $demo $kernel; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
         grep -q '^install ok installed' || missing="$missing $p"
 done
