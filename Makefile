@@ -25,6 +25,10 @@
 #                    qemu-system-ppc64 with its firmware and libraries, for
 #                    POWER hosts
 #   make check-bundle  that tarball on a glibc-only root in the pseries test bed
+#   make docs        docs/ as HTML in build/docs/html, the QMP reference
+#                    rendered from the QAPI schema; any warning fails
+#   make check-docs  make docs, and the user guide's examples run against the
+#                    build (on the host, and the info vfio one in the x86 L1)
 #   make clean       remove the build folders (caches are kept)
 
 BUILD := build
@@ -65,7 +69,7 @@ BASE_STAMP := $(BASE_BUILD)/configured-$(BASE_HASH)
 
 .PHONY: all deps demo check check-unit check-qtest check-system check-libvirt \
         base-build bench clean cross-ppc64le cross-ppc64le-base install \
-        bundle-ppc64le check-bundle
+        bundle-ppc64le check-bundle docs check-docs
 
 all: deps $(CONFIG_STAMP)
 	@scripts/overlay.sh $(BUILD)/src
@@ -84,8 +88,8 @@ $(CONFIG_STAMP):
 demo: all base-build
 	tests/demo/demo.sh --build $(BUILD) --base $(BASE_BUILD)
 
-check: check-unit check-qtest check-libvirt check-system check-kernel \
-       check-sanitize
+check: check-unit check-qtest check-docs check-libvirt check-system \
+       check-kernel check-sanitize
 
 check-unit: all
 	sh tests/unit/test-qemu-base.sh && sh tests/unit/test-testbed-fault.sh
@@ -119,6 +123,23 @@ cross-ppc64le: deps $(CONFIG_STAMP)
 	scripts/cross-ppc64le.sh --build-dir $(CROSS_BUILD) --src $(BUILD)/src
 	$(NINJA) -C $(CROSS_BUILD)/qemu qemu-system-ppc64 \
 		$(addprefix tests/qtest/,$(CROSS_QTESTS))
+
+# The documentation: QEMU's own Sphinx extensions (qapi-doc) from the
+# unpacked base render the QMP reference from our QAPI schema
+# (docs/conf.py).  check-docs runs the user guide's examples
+# (tests/docs/check-examples.py): on the host, and the one that needs a
+# device in the x86 test bed (one L1 boot, about 1.5 min).
+PYTHON := /usr/bin/python3
+docs: all
+	rm -rf $(BUILD)/docs/html
+	VFIO_DIRECT_QEMU_SRC=$(CURDIR)/$(BUILD)/src $(PYTHON) -m sphinx -W \
+		--keep-going -q -b html docs $(BUILD)/docs/html
+
+check-docs: docs
+	$(PYTHON) tests/docs/check-examples.py --build $(BUILD) docs/vfio-direct.rst
+	tests/testbed/run-in-l1.sh x86 -- $(PYTHON) \
+		$(CURDIR)/tests/docs/check-examples.py --build $(CURDIR)/$(BUILD) \
+		--testbed $(CURDIR)/docs/vfio-direct.rst
 
 # Installs: the host build into PREFIX; the cross build as a tarball whose
 # binary brings every library but glibc (scripts/install.sh).

@@ -25,6 +25,8 @@ cross="gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
        debian-archive-keyring"
 # make bundle-ppc64le: the bundled binary finds its libraries by RUNPATH.
 bundle="patchelf"
+# make docs: QEMU's qapi-doc Sphinx extension renders the QMP reference.
+docs="python3-sphinx python3-sphinx-rtd-theme"
 # make check-libvirt and make demo: bookworm's libvirt 9.0 (its daemon and
 # QEMU driver run in the x86 L1 from the shared /usr; the pin keeps
 # bookworm-backports' 11.x away) and the demo's chart.
@@ -35,7 +37,7 @@ kernel="libelf-dev"
 
 missing_packages()
 {
-    for p in $build $firmware $testbed $cross $bundle $libvirt $demo $kernel python3-pycotap; do
+    for p in $build $firmware $testbed $cross $bundle $docs $libvirt $demo $kernel python3-pycotap; do
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
             grep -q '^install ok installed' || echo "$p"
     done
@@ -104,7 +106,7 @@ if [ -n "$changed" ] || [ ! -e "$stamp" ] ||
 fi
 
 missing=
-for p in $build $firmware $testbed $cross $bundle $libvirt $demo $kernel; do
+for p in $build $firmware $testbed $cross $bundle $docs $libvirt $demo $kernel; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
         grep -q '^install ok installed' || missing="$missing $p"
 done
