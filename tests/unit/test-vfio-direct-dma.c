@@ -475,6 +475,65 @@ static void test_random(void)
     g_rand_free(rand);
 }
 
+/*
+ * Eviction by another kind of section: which of our mappings it hits,
+ * for sections of 2^64 bytes (virtio-iommu) and sections ending at
+ * 2^64 (intel-iommu), whose end does not fit in 64 bits.
+ */
+static void test_overlap_edges(void)
+{
+    const DmaRange mapped[] = {
+        ram(0, 0xa0000),
+        ram(MiB, 2047 * MiB),
+        ram(4 * GiB, 2 * GiB),
+        { UINT64_MAX - 2 * MiB + 1, 2 * MiB, RAM_HVA, BLK_ROM, false },
+    };
+    const size_t n = ARRAY_SIZE(mapped);
+    Int128 all = int128_2_64();
+    size_t first, count;
+
+    /* [0, 2^64): all of them */
+    first = vfio_direct_dma_plan_overlap(mapped, n, 0, all, &count);
+    g_assert_cmpuint(first, ==, 0);
+    g_assert_cmpuint(count, ==, n);
+
+    /* [0xfee00000, 2^64): the two above 4 GiB, the last ending at 2^64 */
+    first = vfio_direct_dma_plan_overlap(mapped, n, 0xfee00000,
+                                         int128_sub(all,
+                                                    int128_make64(0xfee00000)),
+                                         &count);
+    g_assert_cmpuint(first, ==, 2);
+    g_assert_cmpuint(count, ==, 2);
+
+    /* the last page of the space only */
+    first = vfio_direct_dma_plan_overlap(mapped, n, UINT64_MAX - 0xfff,
+                                         int128_make64(0x1000), &count);
+    g_assert_cmpuint(first, ==, 3);
+    g_assert_cmpuint(count, ==, 1);
+
+    /* touching but not overlapping: the byte before 1 MiB, 2 GiB on */
+    first = vfio_direct_dma_plan_overlap(mapped, n, 0xa0000,
+                                         int128_make64(MiB - 0xa0000),
+                                         &count);
+    g_assert_cmpuint(count, ==, 0);
+    first = vfio_direct_dma_plan_overlap(mapped, n, 2 * GiB,
+                                         int128_make64(2 * GiB), &count);
+    g_assert_cmpuint(first, ==, 2);
+    g_assert_cmpuint(count, ==, 0);
+
+    /* straddling two mappings' edges */
+    first = vfio_direct_dma_plan_overlap(mapped, n, 0x9f000,
+                                         int128_make64(MiB), &count);
+    g_assert_cmpuint(first, ==, 0);
+    g_assert_cmpuint(count, ==, 2);
+
+    /* empty section, empty list */
+    vfio_direct_dma_plan_overlap(mapped, n, 0, int128_zero(), &count);
+    g_assert_cmpuint(count, ==, 0);
+    vfio_direct_dma_plan_overlap(mapped, 0, 0, all, &count);
+    g_assert_cmpuint(count, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -488,5 +547,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/dma/dma-avail", test_dma_avail);
     g_test_add_func("/vfio-direct/dma/congruence", test_congruence);
     g_test_add_func("/vfio-direct/dma/random", test_random);
+    g_test_add_func("/vfio-direct/dma/overlap-edges", test_overlap_edges);
     return g_test_run();
 }

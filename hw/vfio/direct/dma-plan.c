@@ -198,6 +198,36 @@ bool vfio_direct_dma_plan(const VFIODirectDmaPlanConfig *cfg,
     return plan->fits;
 }
 
+size_t vfio_direct_dma_plan_overlap(const VFIODirectDmaRange *mapped,
+                                    size_t n_mapped, uint64_t start,
+                                    Int128 size, size_t *count)
+{
+    size_t lo = 0, hi = n_mapped, i;
+    uint64_t last;
+
+    *count = 0;
+    if (!int128_nz(size)) {
+        return n_mapped;
+    }
+    /* Inclusive ends: neither 2^64 nor start + 2^64 fits in 64 bits */
+    last = int128_get64(int128_sub(int128_add(int128_make64(start), size),
+                                   int128_one()));
+    /* the first mapping whose last byte is at or above @start */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (mapped[mid].iova + (mapped[mid].size - 1) < start) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (i = lo; i < n_mapped && mapped[i].iova <= last; i++) {
+        (*count)++;
+    }
+    return lo;
+}
+
 void vfio_direct_dma_plan_free(VFIODirectDmaPlan *plan)
 {
     g_array_free(plan->unmap, true);

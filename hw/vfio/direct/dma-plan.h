@@ -14,6 +14,8 @@
 #ifndef HW_VFIO_DIRECT_DMA_PLAN_H
 #define HW_VFIO_DIRECT_DMA_PLAN_H
 
+#include "qemu/int128.h"
+
 /* A range of guest RAM at @iova, host address @hva, from block @block. */
 typedef struct VFIODirectDmaRange {
     uint64_t iova;
@@ -61,6 +63,16 @@ bool vfio_direct_dma_plan(const VFIODirectDmaPlanConfig *cfg,
                           const VFIODirectDmaRange *want, size_t n_want,
                           VFIODirectDmaPlan *plan);
 void vfio_direct_dma_plan_free(VFIODirectDmaPlan *plan);
+
+/*
+ * The mappings of @mapped (sorted by iova, disjoint, none empty) that
+ * share a byte with [@start, @start + @size): returns the index of the
+ * first and sets *@count.  @size is an Int128 because an IOMMU section
+ * may span all of the 64-bit space (2^64 bytes), or end at 2^64.
+ */
+size_t vfio_direct_dma_plan_overlap(const VFIODirectDmaRange *mapped,
+                                    size_t n_mapped, uint64_t start,
+                                    Int128 size, size_t *count);
 
 /* Is the mapping congruent (iova == hva) modulo @align? */
 static inline bool vfio_direct_dma_congruent(const VFIODirectDmaRange *r,

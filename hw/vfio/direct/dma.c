@@ -197,7 +197,7 @@ static guint vfio_direct_dma_find(GArray *a, uint64_t iova)
         guint mid = (lo + hi) / 2;
         VFIODirectDmaRange *m = &g_array_index(a, VFIODirectDmaRange, mid);
 
-        if (m->iova + m->size <= iova) {
+        if (m->iova + (m->size - 1) < iova) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -238,21 +238,25 @@ static int vfio_direct_dma_unmap_one(VFIOContainerBase *bcontainer,
  * Another kind of section (a device BAR, an IOMMU region) takes iova
  * [@iova, @iova + @size) in this transaction: our mappings there must
  * go first, whole; commit maps again what is still wanted of them.
+ * @size may be 2^64 (a vIOMMU region spanning the address space).
  */
 static void vfio_direct_dma_evict(VFIOContainerBase *bcontainer,
-                                  uint64_t iova, uint64_t size)
+                                  uint64_t iova, Int128 size)
 {
     VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
-    guint i = vfio_direct_dma_find(d->mapped, iova);
+    size_t count;
+    VFIODirectDmaRange *mapped = (VFIODirectDmaRange *)d->mapped->data;
+    guint i = vfio_direct_dma_plan_overlap(mapped, d->mapped->len, iova, size,
+                                           &count);
 
-    while (i < d->mapped->len) {
+    while (count--) {
         VFIODirectDmaRange *m = &g_array_index(d->mapped, VFIODirectDmaRange,
                                                i);
 
-        if (m->iova >= iova + size) {
-            break;
-        }
-        trace_vfio_direct_dma_evict(m->iova, m->size, iova, size);
+        trace_vfio_direct_dma_evict(m->iova, m->size, iova,
+                                    int128_get64(int128_sub(
+                                        int128_add(int128_make64(iova), size),
+                                        int128_one())));
         vfio_direct_dma_unmap_one(bcontainer, m);
         vfio_direct_dma_remove(d->mapped, i);
         d->dirty = true;
@@ -269,7 +273,7 @@ bool vfio_direct_dma_region_add(VFIOContainerBase *bcontainer,
         if (d->mapped->len) {
             vfio_direct_dma_evict(bcontainer,
                                   section->offset_within_address_space,
-                                  int128_get64(section->size));
+                                  section->size);
         }
         return false;
     }
