@@ -13,6 +13,8 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "hw/vfio/direct/dma-plan.h"
+#include "hw/vfio/direct/prefault-plan.h"
+#include <sys/mman.h>
 
 typedef VFIODirectDmaRange DmaRange;
 
@@ -534,6 +536,53 @@ static void test_overlap_edges(void)
     g_assert_cmpuint(count, ==, 0);
 }
 
+/* mincore() that checks the chunk bound and counts its calls */
+static unsigned mincore_calls;
+static size_t mincore_pagesize;
+
+static int mincore_bounded(void *addr, size_t len, unsigned char *vec)
+{
+    g_assert_cmpuint(len, <=,
+                     VFIO_DIRECT_PREFAULT_CHUNK_PAGES * mincore_pagesize);
+    g_assert_cmpuint(len % mincore_pagesize, ==, 0);
+    mincore_calls++;
+    return mincore(addr, len, vec);
+}
+
+/*
+ * Residency of a real anonymous mapping of 2.5 chunks, checked by the
+ * kernel's mincore() in bounded chunks: untouched, populated, and with
+ * one page dropped in the last (partial) chunk.
+ */
+static void test_prefault_resident(void)
+{
+    size_t ps = qemu_real_host_page_size();
+    size_t chunk = VFIO_DIRECT_PREFAULT_CHUNK_PAGES * ps;
+    size_t len = 2 * chunk + chunk / 2;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    g_assert(p != MAP_FAILED);
+    mincore_pagesize = ps;
+    mincore_calls = 0;
+    g_assert_false(vfio_direct_prefault_resident(mincore_bounded, p, len, ps));
+    /* the first page is not resident: no more calls than one */
+    g_assert_cmpuint(mincore_calls, ==, 1);
+
+    memset(p, 1, len);
+    mincore_calls = 0;
+    g_assert(vfio_direct_prefault_resident(mincore_bounded, p, len, ps));
+    g_assert_cmpuint(mincore_calls, ==, 3);
+
+    g_assert_cmpint(madvise(p + len - ps, ps, MADV_DONTNEED), ==, 0);
+    g_assert_false(vfio_direct_prefault_resident(mincore_bounded, p, len,
+                                                 ps));
+    /* the part before the dropped page is still all resident */
+    g_assert(vfio_direct_prefault_resident(mincore_bounded, p, len - ps,
+                                           ps));
+    munmap(p, len);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -548,5 +597,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/dma/congruence", test_congruence);
     g_test_add_func("/vfio-direct/dma/random", test_random);
     g_test_add_func("/vfio-direct/dma/overlap-edges", test_overlap_edges);
+    g_test_add_func("/vfio-direct/dma/prefault-resident",
+                    test_prefault_resident);
     return g_test_run();
 }

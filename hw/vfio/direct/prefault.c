@@ -26,25 +26,8 @@
 #include "exec/memory.h"
 #include "exec/cpu-common.h"
 #include "dma.h"
+#include "prefault-plan.h"
 #include "trace.h"
-
-/* Is every page of [@start, @start + @len) resident already? */
-static bool vfio_direct_prefault_resident(void *start, size_t len)
-{
-    size_t pages = len / qemu_real_host_page_size();
-    g_autofree unsigned char *vec = g_malloc(pages);
-    size_t i;
-
-    if (mincore(start, len, vec)) {
-        return false;
-    }
-    for (i = 0; i < pages; i++) {
-        if (!(vec[i] & 1)) {
-            return false;
-        }
-    }
-    return true;
-}
 
 void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,
                           const VFIODirectDmaRange *m)
@@ -71,7 +54,8 @@ void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,
     if (start < base || start >= end) {
         return;
     }
-    if (vfio_direct_prefault_resident((void *)start, end - start)) {
+    if (vfio_direct_prefault_resident(mincore, (void *)start, end - start,
+                                      qemu_real_host_page_size())) {
         trace_vfio_direct_prefault_skip(m->iova, m->size);
         return;
     }
