@@ -22,6 +22,10 @@
 #                                       the ppc64el sysroot of the cross build
 #   vfio_direct.shell=1                 interactive shell on the console at the end
 #                                       (without run=, instead of the probe)
+#   vfio_direct.kvm_hold=1              hold one KVM VM for the L1's life
+#                                       (vfio-probe -k), so that the L2s of
+#                                       the tests never patch __schedule
+#                                       (see tests/testbed/flake-rate.sh)
 #
 # The command's stdout, stderr and exit status go to the share tagged "out"
 # (files stdout, stderr, rc, timings) when there is one, and to the console
@@ -60,6 +64,14 @@ say "init at ${t_init}s, kernel $(uname -r)"
 while read -r m; do
     insmod "/lib/modules/$m" || say "insmod $m failed"
 done </lib/modules/load-order
+
+if [ "$(arg kvm_hold)" = 1 ]; then
+    if [ -e /dev/kvm ]; then
+        vfio-probe -k &
+    else
+        say "kvm_hold: no /dev/kvm"
+    fi
+fi
 
 # Bind: driver_override, unbind from any driver, then ask for a probe.
 devices=

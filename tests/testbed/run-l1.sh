@@ -44,6 +44,8 @@
 #
 # VFIO_DIRECT_L1_MEM sets the L1's RAM (default 2G): a 2 GiB guest with an
 # assigned device pins all of its RAM inside the L1.
+# VFIO_DIRECT_L1_ACCEL sets the L0's -accel (default: tcg; see
+# flake-rate.sh for what the choice costs and saves).
 #
 # Exit status: the command's (from out/rc), 124 on timeout, 125 when the
 # guest ended without a result, 123 on a test-bed fault: the L0 QEMU died
@@ -185,7 +187,7 @@ for s in ${extra_shares[@]+"${extra_shares[@]}"}; do
 done
 
 # shellcheck disable=SC2054  # commas separate QEMU suboptions
-qargs=(-accel tcg -smp 2 -m "${VFIO_DIRECT_L1_MEM:-2G}" -vga none -net none -no-reboot
+qargs=(-accel "${VFIO_DIRECT_L1_ACCEL:-tcg}" -smp 2 -m "${VFIO_DIRECT_L1_MEM:-2G}" -vga none -net none -no-reboot
        -kernel "$kernel" -initrd "$tmp/initrd.cpio.gz"
        -drive "file=null-co://,if=none,id=nvme0,format=raw")
 case $arch in

@@ -15,8 +15,11 @@
  * misbehaving device or ioctl does not hide the rest.
  *
  * Usage: vfio-probe [-d none|first|all] [-s SIZE] [BDF...]
+ *        vfio-probe -k
  *   -d  which devices' containers get DMA timings (default: the first)
  *   -s  bytes covered by the page-sized small maps (default: 16 MiB)
+ *   -k  create one KVM VM and hold it until killed (init.sh's
+ *       vfio_direct.kvm_hold=1: see hold_kvm_vm())
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +38,9 @@
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+
+/* KVM_CREATE_VM, _IO(KVMIO, 0x01): <linux/kvm.h> only for this. */
+#define KVM_CREATE_VM_NR 0xae01
 
 /* Added in Linux 6.4; the host's linux-libc-dev (6.1) lacks it. */
 #ifndef VFIO_DEVICE_FLAGS_CDX
@@ -1139,8 +1145,36 @@ static char **bound_devices(int *count)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: vfio-probe [-d none|first|all] [-s SIZE] [BDF...]\n");
+	fprintf(stderr, "usage: vfio-probe [-d none|first|all] [-s SIZE] [BDF...]\n"
+		"       vfio-probe -k\n");
 	exit(2);
+}
+
+/*
+ * Keep one KVM VM for the L1's life.  The kernel enables the static key
+ * preempt_notifier_key when the first VM is created and disables it when
+ * the last one goes, patching its jump sites in __schedule at run time
+ * while other vCPUs execute them.  Under the L0's multi-threaded TCG a
+ * vCPU can then run the int3 of a patch already finished and oops
+ * ("Oops: int3" at __schedule+0x432 on 6.12.117).  With a VM held, the
+ * L2s the tests start never flip the key.
+ */
+static int hold_kvm_vm(void)
+{
+	int kvm, vm;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0) {
+		perror("vfio-probe: /dev/kvm");
+		return 1;
+	}
+	vm = ioctl(kvm, KVM_CREATE_VM_NR, 0);
+	if (vm < 0) {
+		perror("vfio-probe: KVM_CREATE_VM");
+		return 1;
+	}
+	for (;;)
+		pause();
 }
 
 int main(int argc, char **argv)
@@ -1150,8 +1184,10 @@ int main(int argc, char **argv)
 	char **devs;
 	int opt, n, i;
 
-	while ((opt = getopt(argc, argv, "d:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:s:k")) != -1) {
 		switch (opt) {
+		case 'k':
+			return hold_kvm_vm();
 		case 'd':
 			if (!strcmp(optarg, "none"))
 				dma = DMA_NONE;
