@@ -154,6 +154,91 @@ static void test_random(void)
     g_rand_free(rand);
 }
 
+/*
+ * A refusal counts against the containers that cannot back the size and
+ * no other: one container without 4K among three refuses 4K pages alone.
+ */
+static void test_refusers_one(void)
+{
+    const uint64_t host[] = { PHB_DEFAULT, SZ_64K | SZ_16M, PHB_DEFAULT };
+    bool refuses[3] = { true, false, true };
+
+    g_assert_cmpuint(vfio_direct_ddw_refusers(SZ_4K, host, 3, SZ_64K,
+                                              refuses), ==, 1);
+    g_assert_false(refuses[0]);
+    g_assert_true(refuses[1]);
+    g_assert_false(refuses[2]);
+    /* 64K pages: everyone can */
+    g_assert_cmpuint(vfio_direct_ddw_refusers(SZ_64K, host, 3, SZ_64K,
+                                              refuses), ==, 0);
+    g_assert_false(refuses[1]);
+    /* RAM on 4K pages: only the one without 4K refuses 16M too */
+    g_assert_cmpuint(vfio_direct_ddw_refusers(SZ_16M, host, 3, SZ_4K,
+                                              refuses), ==, 1);
+    g_assert_true(refuses[1]);
+}
+
+/*
+ * No limit on the containers of a PHB: the 40th, the only one that
+ * cannot back 4K pages, takes 4K out of the offer and alone refuses it.
+ */
+static void test_refusers_many(void)
+{
+    uint64_t host[40];
+    bool refuses[40];
+    unsigned i;
+
+    for (i = 0; i < 40; i++) {
+        host[i] = PHB_DEFAULT;
+    }
+    host[39] = SZ_64K | SZ_2M | SZ_16M;
+    g_assert_cmphex(vfio_direct_ddw_offer(PHB_DEFAULT, host, 40, SZ_64K), ==,
+                    SZ_64K | SZ_2M | SZ_16M);
+    g_assert_cmphex(vfio_direct_ddw_offer(PHB_DEFAULT, host, 39, SZ_64K), ==,
+                    PHB_DEFAULT);
+    g_assert_cmpuint(vfio_direct_ddw_refusers(SZ_4K, host, 40, SZ_64K,
+                                              refuses), ==, 1);
+    for (i = 0; i < 40; i++) {
+        g_assert_cmpint(refuses[i], ==, i == 39);
+    }
+}
+
+/*
+ * Against the offer: a PHB size is offered iff no container refuses it,
+ * and every refuser is exactly a container with no backing.
+ */
+static void test_refusers_random(void)
+{
+    GRand *rand = g_rand_new_with_seed(24);
+    int iter;
+
+    for (iter = 0; iter < 5000; iter++) {
+        uint64_t host[64], ram = 1ULL << g_rand_int_range(rand, 12, 35);
+        unsigned n = g_rand_int_range(rand, 1, 65), i, s, count;
+        bool refuses[64];
+        uint64_t offered;
+
+        for (i = 0; i < n; i++) {
+            host[i] = (uint64_t)g_rand_int(rand) << 12 &
+                      ((1ULL << 40) - 1);
+        }
+        offered = vfio_direct_ddw_offer(~0ULL << 12, host, n, ram);
+        for (s = 12; s < 64; s++) {
+            count = vfio_direct_ddw_refusers(1ULL << s, host, n, ram,
+                                             refuses);
+            g_assert_cmpint(!count, ==, !!(offered & (1ULL << s)));
+            for (i = 0; i < n; i++) {
+                g_assert_cmpint(refuses[i], ==,
+                                !vfio_direct_ddw_backing(1ULL << s, host[i],
+                                                         ram));
+                count -= refuses[i];
+            }
+            g_assert_cmpuint(count, ==, 0);
+        }
+    }
+    g_rand_free(rand);
+}
+
 int main(int argc, char **argv)
 {
     size_t i;
@@ -174,5 +259,9 @@ int main(int argc, char **argv)
         g_test_add_data_func(path, &offer_cases[i], test_offer);
     }
     g_test_add_func("/vfio-direct/ddw/random", test_random);
+    g_test_add_func("/vfio-direct/ddw/refusers/one", test_refusers_one);
+    g_test_add_func("/vfio-direct/ddw/refusers/many", test_refusers_many);
+    g_test_add_func("/vfio-direct/ddw/refusers/random",
+                    test_refusers_random);
     return g_test_run();
 }

@@ -52,3 +52,17 @@ uint64_t vfio_direct_ddw_offer(uint64_t phb_pgsizes,
     }
     return offered;
 }
+
+unsigned vfio_direct_ddw_refusers(uint64_t page, const uint64_t *host_pgsizes,
+                                  unsigned n, uint64_t ram_page,
+                                  bool *refuses)
+{
+    unsigned i, count = 0;
+
+    for (i = 0; i < n; i++) {
+        refuses[i] = !vfio_direct_ddw_backing(page, host_pgsizes[i],
+                                              ram_page);
+        count += refuses[i];
+    }
+    return count;
+}

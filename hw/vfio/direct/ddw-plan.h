@@ -31,4 +31,15 @@ uint64_t vfio_direct_ddw_offer(uint64_t phb_pgsizes,
                                const uint64_t *host_pgsizes,
                                unsigned n, uint64_t ram_page);
 
+/*
+ * Which of @n containers (@host_pgsizes[i] each) cannot back guest IOMMU
+ * pages of @page bytes: sets @refuses[i] for those, clears it for the
+ * others, and returns how many refuse.  A create of that page size is
+ * refused iff the count is not 0, and only the containers counted here
+ * refused it.  Any number of containers.
+ */
+unsigned vfio_direct_ddw_refusers(uint64_t page, const uint64_t *host_pgsizes,
+                                  unsigned n, uint64_t ram_page,
+                                  bool *refuses);
+
 #endif /* HW_VFIO_DIRECT_DDW_PLAN_H */

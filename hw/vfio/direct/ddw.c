@@ -30,85 +30,76 @@
 /* Every size from 4 KiB up: what a container can back at all */
 #define VFIO_DIRECT_DDW_ALL_SIZES (~0ULL << 12)
 
-/* The distinct containers attached to @as, at most @max */
-static unsigned vfio_direct_ddw_containers(AddressSpace *as,
-                                           VFIOContainerBase **out,
-                                           unsigned max)
+/*
+ * The distinct containers attached to @as (any number of them), and
+ * their host IOMMU page sizes in *@host, in the same order.
+ */
+static GPtrArray *vfio_direct_ddw_containers(AddressSpace *as,
+                                             uint64_t **host)
 {
+    GPtrArray *bcs = g_ptr_array_new();
     VFIODevice *vbasedev;
-    unsigned n = 0, i;
 
     QLIST_FOREACH(vbasedev, &vfio_device_list, global_next) {
         VFIOContainerBase *bc = vbasedev->bcontainer;
 
-        if (!bc || !bc->space || bc->space->as != as) {
-            continue;
-        }
-        for (i = 0; i < n && out[i] != bc; i++) {
-            /* already listed */
-        }
-        if (i == n && n < max) {
-            out[n++] = bc;
+        if (bc && bc->space && bc->space->as == as &&
+            !g_ptr_array_find(bcs, bc, NULL)) {
+            g_ptr_array_add(bcs, bc);
         }
     }
-    return n;
-}
+    *host = g_new(uint64_t, bcs->len);
+    for (guint i = 0; i < bcs->len; i++) {
+        VFIOContainerBase *bc = g_ptr_array_index(bcs, i);
 
-#define VFIO_DIRECT_DDW_MAX_CONTAINERS 16
-
-static uint64_t vfio_direct_ddw_sizes(uint64_t phb_pgsizes, AddressSpace *as,
-                                      VFIOContainerBase **bc, unsigned *nr)
-{
-    uint64_t host[VFIO_DIRECT_DDW_MAX_CONTAINERS], offered;
-    long ram_page;
-    unsigned n, i;
-
-    n = vfio_direct_ddw_containers(as, bc, VFIO_DIRECT_DDW_MAX_CONTAINERS);
-    *nr = n;
-    if (!n) {
-        return phb_pgsizes;
+        (*host)[i] = bc->pgsizes;
+        trace_vfio_direct_ddw_container(i, bc->pgsizes,
+                                        qemu_minrampagesize());
     }
-    ram_page = qemu_minrampagesize();
-    for (i = 0; i < n; i++) {
-        host[i] = bc[i]->pgsizes;
-        trace_vfio_direct_ddw_container(i, host[i], ram_page);
-    }
-    offered = vfio_direct_ddw_offer(phb_pgsizes, host, n, ram_page);
-    trace_vfio_direct_ddw_page_sizes(phb_pgsizes, n, ram_page, offered);
-    return offered;
+    return bcs;
 }
 
 uint64_t vfio_direct_ddw_page_sizes(uint64_t phb_pgsizes, AddressSpace *as)
 {
-    VFIOContainerBase *bc[VFIO_DIRECT_DDW_MAX_CONTAINERS];
-    unsigned n;
+    g_autofree uint64_t *host = NULL;
+    g_autoptr(GPtrArray) bcs = vfio_direct_ddw_containers(as, &host);
+    long ram_page = qemu_minrampagesize();
+    uint64_t offered;
 
-    return vfio_direct_ddw_sizes(phb_pgsizes, as, bc, &n);
+    offered = vfio_direct_ddw_offer(phb_pgsizes, host, bcs->len, ram_page);
+    trace_vfio_direct_ddw_page_sizes(phb_pgsizes, bcs->len, ram_page,
+                                     offered);
+    return offered;
 }
 
 bool vfio_direct_ddw_page_ok(uint64_t phb_pgsizes, AddressSpace *as,
                              uint32_t page_shift)
 {
-    VFIOContainerBase *bc[VFIO_DIRECT_DDW_MAX_CONTAINERS];
-    uint64_t page, offered;
-    unsigned n, i;
+    g_autofree uint64_t *host = NULL;
+    g_autofree bool *refuses = NULL;
+    g_autoptr(GPtrArray) bcs = NULL;
+    uint64_t page;
+    unsigned n;
 
-    if (page_shift >= 64) {
-        return false;
-    }
-    page = 1ULL << page_shift;
-    if (!(phb_pgsizes & page)) {
+    if (page_shift >= 64 || !(phb_pgsizes & (1ULL << page_shift))) {
         return false;           /* upstream's refusal: nothing of ours */
     }
-    offered = vfio_direct_ddw_sizes(phb_pgsizes, as, bc, &n);
-    if (offered & page) {
+    page = 1ULL << page_shift;
+    bcs = vfio_direct_ddw_containers(as, &host);
+    refuses = g_new(bool, bcs->len);
+    n = vfio_direct_ddw_refusers(page, host, bcs->len, qemu_minrampagesize(),
+                                 refuses);
+    if (!n) {
         return true;
     }
-    trace_vfio_direct_ddw_refused(page, offered);
-    for (i = 0; i < n; i++) {
+    trace_vfio_direct_ddw_refused(page, n);
+    for (guint i = 0; i < bcs->len; i++) {
+        VFIOContainerBase *bc = g_ptr_array_index(bcs, i);
+
         /* Only sPAPR containers report it (and free it on release) */
-        if (object_dynamic_cast(OBJECT(bc[i]), TYPE_VFIO_IOMMU_SPAPR)) {
-            vfio_direct_spapr_state(bc[i], true)->ddw_refused++;
+        if (refuses[i] &&
+            object_dynamic_cast(OBJECT(bc), TYPE_VFIO_IOMMU_SPAPR)) {
+            vfio_direct_spapr_state(bc, true)->ddw_refused++;
         }
     }
     return false;
