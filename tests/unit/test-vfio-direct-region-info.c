@@ -120,6 +120,60 @@ static void test_loops(void)
     assert_rejected(info, "capability at 0x8: points back*");
 }
 
+/*
+ * How upstream's vfio_get_region_info_cap() walks a chain (no bound but
+ * the flag; bounded here by @limit steps): the steps taken until a
+ * header with id 0xffff or the end, @limit when it never ends.
+ */
+static unsigned upstream_walk(const struct vfio_region_info *info,
+                              unsigned limit)
+{
+    const char *ptr = (const char *)info;
+    const struct vfio_info_cap_header *hdr;
+    unsigned steps = 0;
+
+    if (!(info->flags & VFIO_REGION_INFO_FLAG_CAPS)) {
+        return 0;
+    }
+    for (hdr = (const void *)(ptr + info->cap_offset);
+         (const char *)hdr != ptr && steps < limit;
+         hdr = (const void *)(ptr + hdr->next)) {
+        steps++;
+    }
+    return steps;
+}
+
+/*
+ * vfio_region_setup()'s hook: a looping chain loses the CAPS and MMAP
+ * flags before upstream's walk, which then never starts; a good chain is
+ * left as it is.
+ */
+static void test_sanitize(void)
+{
+    RegionInfoBuf b;
+    struct vfio_region_info *info = info_new(&b, sizeof(b));
+    char why[256] = "";
+
+    cap_at(&b, FIRST_CAP, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 0x80);
+    cap_at(&b, 0x80, VFIO_REGION_INFO_CAP_SPARSE_MMAP, FIRST_CAP);
+    g_assert_cmpuint(upstream_walk(info, 1000), ==, 1000);
+    g_assert_false(vfio_direct_region_info_sanitize(info, why, sizeof(why)));
+    g_assert_true(g_pattern_match_simple("capability at 0x40: points back*",
+                                         why));
+    g_assert_cmphex(info->flags & (VFIO_REGION_INFO_FLAG_CAPS |
+                                   VFIO_REGION_INFO_FLAG_MMAP), ==, 0);
+    g_assert_cmpuint(upstream_walk(info, 1000), ==, 0);
+    /* What is left: a region that reads and writes, never mapped */
+    g_assert_cmphex(info->size, ==, REGION_SIZE);
+
+    info = info_new(&b, sizeof(b));
+    sparse_at(&b, FIRST_CAP, 2, 0);
+    g_assert_true(vfio_direct_region_info_sanitize(info, why, sizeof(why)));
+    g_assert_cmphex(info->flags, ==, VFIO_REGION_INFO_FLAG_CAPS |
+                                     VFIO_REGION_INFO_FLAG_MMAP);
+    g_assert_cmpuint(upstream_walk(info, 1000), ==, 1);
+}
+
 static void test_out_of_bounds(void)
 {
     RegionInfoBuf b;
@@ -485,6 +539,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/region-info/good-chain", test_good_chain);
     g_test_add_func("/vfio-direct/region-info/unknown-id", test_unknown_id);
     g_test_add_func("/vfio-direct/region-info/loops", test_loops);
+    g_test_add_func("/vfio-direct/region-info/sanitize", test_sanitize);
     g_test_add_func("/vfio-direct/region-info/out-of-bounds",
                     test_out_of_bounds);
     g_test_add_func("/vfio-direct/region-info/truncated", test_truncated);

@@ -175,6 +175,16 @@ bool vfio_direct_region_info_valid(const struct vfio_region_info *info,
     return true;
 }
 
+bool vfio_direct_region_info_sanitize(struct vfio_region_info *info,
+                                      char *why, size_t why_len)
+{
+    if (vfio_direct_region_info_valid(info, why, why_len)) {
+        return true;
+    }
+    info->flags &= ~(VFIO_REGION_INFO_FLAG_CAPS | VFIO_REGION_INFO_FLAG_MMAP);
+    return false;
+}
+
 uint64_t vfio_direct_region_bar_sized(uint32_t low, uint32_t high,
                                       bool ioport, bool mem64)
 {

@@ -23,6 +23,17 @@ bool vfio_direct_region_info_valid(const struct vfio_region_info *info,
                                    char *why, size_t why_len);
 
 /*
+ * Make @info safe for upstream's vfio_region_setup(), which walks the
+ * capability chain without bounds (for the sparse-mmap areas) before
+ * any check of ours: when vfio_direct_region_info_valid() rejects the
+ * chain, clear VFIO_REGION_INFO_FLAG_CAPS, so that no walk starts, and
+ * VFIO_REGION_INFO_FLAG_MMAP, since the mmap areas may have come from
+ * the chain; the region then traps.  False in that case, with @why.
+ */
+bool vfio_direct_region_info_sanitize(struct vfio_region_info *info,
+                                      char *why, size_t why_len);
+
+/*
  * The span an mmap of a sub-page BAR covers, as the kernel states it in
  * the capability VFIO_REGION_INFO_CAP_MMAP_SPAN (vfio-direct kernel
  * series, "vfio/pci: Report the mmap span of a sub-page BAR";

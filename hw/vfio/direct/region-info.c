@@ -28,6 +28,19 @@
 #include "region-info.h"
 #include "trace.h"
 
+void vfio_direct_region_setup(VFIODevice *vbasedev, int index,
+                              struct vfio_region_info *info)
+{
+    char why[160];
+
+    if (!vfio_direct_region_info_sanitize(info, why, sizeof(why))) {
+        trace_vfio_direct_region_bad_caps(vbasedev->name, index, why);
+        warn_report("vfio %s: region %d: the kernel's capability chain is "
+                    "broken: %s; the region is not mapped (trapped)",
+                    vbasedev->name, index, why);
+    }
+}
+
 /* Region @index of @vdev, fetched and checked on first use */
 static VFIODirectRegion *vfio_direct_region(VFIOPCIDevice *vdev, int index)
 {

@@ -92,6 +92,15 @@ void vfio_direct_class_init(ObjectClass *klass);
 bool vfio_direct_property_check(VFIOPCIDevice *vdev, Error **errp);
 
 /* region-info.c */
+typedef struct VFIODevice VFIODevice;
+struct vfio_region_info;
+/*
+ * From upstream's vfio_region_setup(), for any vfio device, before it
+ * walks @info's capability chain: a broken chain costs the region its
+ * capabilities and its mmap, with one warning, never a hang.
+ */
+void vfio_direct_region_setup(VFIODevice *vbasedev, int index,
+                              struct vfio_region_info *info);
 bool vfio_direct_region_info_realize(VFIOPCIDevice *vdev, Error **errp);
 void vfio_direct_region_info_finalize(VFIOPCIDevice *vdev);
 
