@@ -9,7 +9,7 @@
 #include "hw/vfio/vfio-direct-tce.h"
 
 /* No table is mirrored to a host IOMMU: nothing to check or collect. */
-bool vfio_direct_tce_target_ok(hwaddr addr, hwaddr size)
+bool vfio_direct_tce_put_ok(bool need_vfio, uint64_t tce, hwaddr page_size)
 {
     return true;
 }
@@ -18,8 +18,10 @@ void vfio_direct_tce_batch_begin(IOMMUMemoryRegion *iommu_mr)
 {
 }
 
-bool vfio_direct_tce_batch_end(IOMMUMemoryRegion *iommu_mr,
-                               hwaddr *failed_iova)
+bool vfio_direct_tce_batch_finish(IOMMUMemoryRegion *iommu_mr,
+                                  hwaddr bus_offset, hwaddr end,
+                                  hwaddr page_size, VFIODirectTceClear *clear,
+                                  void *opaque)
 {
     return true;
 }

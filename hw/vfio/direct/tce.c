@@ -75,7 +75,7 @@ static bool vfio_direct_tce_runs(VFIOContainerBase *bcontainer)
            !bcontainer->dirty_pages_started;
 }
 
-bool vfio_direct_tce_target_ok(hwaddr addr, hwaddr size)
+static bool vfio_direct_tce_target_ok(hwaddr addr, hwaddr size)
 {
     IOMMUTLBEntry entry = {
         .target_as = &address_space_memory,
@@ -93,6 +93,17 @@ bool vfio_direct_tce_target_ok(hwaddr addr, hwaddr size)
         error_free(err);
     }
     return ok;
+}
+
+/* A TCE's permission bits (LoPAPR: bit 0 read, bit 1 write) */
+#define VFIO_DIRECT_TCE_PERM 3ULL
+
+bool vfio_direct_tce_put_ok(bool need_vfio, uint64_t tce, hwaddr page_size)
+{
+    if (!need_vfio || !(tce & VFIO_DIRECT_TCE_PERM)) {
+        return true;
+    }
+    return vfio_direct_tce_target_ok(tce & ~(page_size - 1), page_size);
 }
 
 void vfio_direct_tce_batch_begin(IOMMUMemoryRegion *iommu_mr)
@@ -242,8 +253,8 @@ bool vfio_direct_tce_defer(VFIOGuestIOMMU *giommu, IOMMUTLBEntry *iotlb)
     return true;
 }
 
-bool vfio_direct_tce_batch_end(IOMMUMemoryRegion *iommu_mr,
-                               hwaddr *failed_iova)
+static bool vfio_direct_tce_batch_end(IOMMUMemoryRegion *iommu_mr,
+                                      hwaddr *failed_iova)
 {
     guint i;
 
@@ -268,6 +279,24 @@ bool vfio_direct_tce_batch_end(IOMMUMemoryRegion *iommu_mr,
                                 batch.failed_iova);
     *failed_iova = batch.failed_iova;
     return !batch.failed;
+}
+
+bool vfio_direct_tce_batch_finish(IOMMUMemoryRegion *iommu_mr,
+                                  hwaddr bus_offset, hwaddr end,
+                                  hwaddr page_size, VFIODirectTceClear *clear,
+                                  void *opaque)
+{
+    hwaddr failed, ioba;
+
+    if (vfio_direct_tce_batch_end(iommu_mr, &failed)) {
+        return true;
+    }
+    vfio_direct_tce_batch_begin(iommu_mr);
+    for (ioba = bus_offset + failed; ioba < end; ioba += page_size) {
+        clear(opaque, ioba);
+    }
+    vfio_direct_tce_batch_end(iommu_mr, &failed);
+    return false;
 }
 
 VfioTceInfo *vfio_direct_tce_query(VFIOPCIDevice *vdev)

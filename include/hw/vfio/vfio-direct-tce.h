@@ -19,26 +19,34 @@
 typedef struct VFIOGuestIOMMU VFIOGuestIOMMU;
 
 /*
- * May a TCE of @size bytes point at guest address @addr, for a table
- * that vfio maps to a host IOMMU?  Only guest RAM can be mapped there;
- * the hypercall fails with H_PARAMETER otherwise, as KVM's in-kernel
- * TCE handlers do.
+ * put_tce_emu(): may the guest set @tce, a TCE of a page of @page_size
+ * bytes, in a table that vfio maps to a host IOMMU (@need_vfio)?  A TCE
+ * that grants access (read or write) must point at guest RAM, the only
+ * memory vfio can map; the hypercall fails with H_PARAMETER otherwise,
+ * as KVM's in-kernel TCE handlers do.  Always true when @need_vfio is
+ * false or the TCE clears the entry.
  */
-bool vfio_direct_tce_target_ok(hwaddr addr, hwaddr size);
+bool vfio_direct_tce_put_ok(bool need_vfio, uint64_t tce, hwaddr page_size);
 
 /* Updates of @iommu_mr's TCEs begin; no batch may be open. */
 void vfio_direct_tce_batch_begin(IOMMUMemoryRegion *iommu_mr);
 
+/* Clear the TCE at bus address @ioba of the table @opaque */
+typedef void VFIODirectTceClear(void *opaque, hwaddr ioba);
+
 /*
- * The batch on @iommu_mr ends: every run still collected is mapped or
- * unmapped.  False when a host call failed: TCEs from *@failed_iova (an
- * IOVA of @iommu_mr, like IOMMUTLBEntry.iova) to the end of the batch
- * may not be mapped as the guest set them.  The caller then clears
- * them (in a batch of its own) so that the table and the host agree,
- * and fails the hypercall with H_HARDWARE.
+ * The batch on @iommu_mr ends; its updates covered the TCEs below bus
+ * address @end, each of @page_size bytes, of a table whose IOVA 0 is bus
+ * address @bus_offset.  Every run still collected is mapped or unmapped.
+ * When a host call failed, the TCEs from the first one the host refused
+ * up to @end are cleared through @clear (@opaque: the table), in a batch
+ * of their own, so that the guest's table and the host's mappings agree,
+ * and the answer is false: the hypercall then fails with H_HARDWARE.
  */
-bool vfio_direct_tce_batch_end(IOMMUMemoryRegion *iommu_mr,
-                               hwaddr *failed_iova);
+bool vfio_direct_tce_batch_finish(IOMMUMemoryRegion *iommu_mr,
+                                  hwaddr bus_offset, hwaddr end,
+                                  hwaddr page_size, VFIODirectTceClear *clear,
+                                  void *opaque);
 
 /*
  * vfio_iommu_map_notify(): does vfio-direct take this update of
