@@ -22,6 +22,10 @@
  *   plugged 256 MiB DIMM adds one call, 256 MiB of registration and
  *   exactly 256 MiB of VmLck; x-query-vfio's counters match the
  *   kernel's accounting and the trace.
+ * prereg-after-failure: a device_add whose container fails its set-up
+ *   (REGISTER_MEMORY over RLIMIT_MEMLOCK, QEMU without CAP_IPC_LOCK),
+ *   then one that succeeds: the new container's counters start from 0
+ *   (one call, no failure), whatever address it got.
  * type1-has-none (x86_64): a type1 container reports no prereg or ddw.
  *
  * Copyright (c) 2026 The vfio-direct authors
@@ -31,6 +35,9 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <linux/capability.h>
 #include <linux/vfio.h>
 #include "libqtest.h"
 #include "qobject/qdict.h"
@@ -466,6 +473,83 @@ static void test_prereg(void)
     unlink(log);
 }
 
+/* x-query-vfio's prereg counters of device "nic" */
+static QDict *query_prereg(QTestState *qts)
+{
+    QDict *dma = query_dma(qts);
+    QDict *p = qdict_get_qdict(dma, "prereg");
+
+    g_assert_nonnull(p);
+    qobject_ref(p);
+    qobject_unref(dma);
+    return p;
+}
+
+static QDict *device_add_nic(QTestState *qts)
+{
+    return qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments': {"
+                     " 'driver': 'vfio-pci', 'host': %s, 'id': 'nic',"
+                     " 'addr': '02.0' } }", vfio_qtest_host("e1000e"));
+}
+
+/*
+ * Run in a subprocess, which drops CAP_IPC_LOCK from the capabilities
+ * the QEMU it starts may have, so that the kernel holds QEMU to
+ * RLIMIT_MEMLOCK when the container preregisters guest RAM.
+ */
+static void prereg_after_failure(void)
+{
+    const VFIOQtestMachine *m = vfio_qtest_machine();
+    QTestState *qts;
+    QDict *rsp, *p;
+
+    g_assert_cmpint(prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0), ==, 0);
+    qts = qtest_initf("%s -nodefaults -S", m->options);
+    g_assert_cmpint(prlimit(qtest_pid(qts), RLIMIT_MEMLOCK,
+                            &(struct rlimit) { 2 * MiB, 2 * MiB }, NULL),
+                    ==, 0);
+    rsp = device_add_nic(qts);
+    g_assert_true(qdict_haskey(rsp, "error"));
+    g_test_message("device_add under a 2 MiB RLIMIT_MEMLOCK: %s",
+                   qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+    qobject_unref(rsp);
+    g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==, 0);
+
+    g_assert_cmpint(prlimit(qtest_pid(qts), RLIMIT_MEMLOCK,
+                            &(struct rlimit) { RLIM_INFINITY, RLIM_INFINITY },
+                            NULL), ==, 0);
+    rsp = device_add_nic(qts);
+    g_assert_false(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    p = query_prereg(qts);
+    g_test_message("after the second device_add: %" PRIu64 " calls, %"
+                   PRIu64 " failed, %" PRIu64 " registrations, VmLck 0x%"
+                   PRIx64, u64(p, "register-calls"),
+                   u64(p, "register-failures"), u64(p, "registrations"),
+                   vfio_qtest_vmlck(qtest_pid(qts)));
+    g_assert_cmpuint(u64(p, "register-calls"), ==, 1);
+    g_assert_cmpuint(u64(p, "register-failures"), ==, 0);
+    g_assert_cmpuint(u64(p, "registrations"), ==, 1);
+    g_assert_cmphex(u64(p, "registered-bytes"), ==, 256 * MiB);
+    g_assert_cmpuint(vfio_qtest_vmlck(qtest_pid(qts)), >=, 256 * MiB);
+    qobject_unref(p);
+    qtest_quit(qts);
+}
+
+static void test_prereg_after_failure(void)
+{
+    if (!vfio_qtest_require(needed)) {
+        return;
+    }
+    if (g_test_subprocess()) {
+        prereg_after_failure();
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT |
+                           G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_test_trap_assert_passed();
+}
+
 /* A type1 container (q35) has neither */
 static void test_type1_has_none(void)
 {
@@ -496,6 +580,8 @@ int main(int argc, char **argv)
             qtest_add_data_func("/vfio/spapr/ddw/create-hugetlb-2m",
                                 (void *)1, test_ddw_create);
             qtest_add_func("/vfio/spapr/prereg", test_prereg);
+            qtest_add_func("/vfio/spapr/prereg-after-failure",
+                           test_prereg_after_failure);
         }
     } else if (!strcmp(qtest_get_arch(), "x86_64")) {
         qtest_add_func("/vfio/spapr/type1-has-none", test_type1_has_none);

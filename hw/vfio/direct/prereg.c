@@ -25,26 +25,33 @@
 #include "spapr-state.h"
 #include "trace.h"
 
-/* VFIOContainerBase * -> VFIODirectSpapr *, under the BQL */
-static GHashTable *vfio_direct_spapr_states;
+/*
+ * The state lives in a property of the container object, whose release
+ * frees it when the object is finalized: on every path that drops a
+ * container, a failed set-up included, and never under a stale key.
+ */
+#define VFIO_DIRECT_SPAPR_PROP "x-vfio-direct-spapr"
+
+static void vfio_direct_spapr_state_free(Object *obj, const char *name,
+                                         void *opaque)
+{
+    g_free(opaque);
+}
 
 VFIODirectSpapr *vfio_direct_spapr_state(VFIOContainerBase *bcontainer,
                                          bool create)
 {
+    ObjectProperty *prop = object_property_find(OBJECT(bcontainer),
+                                                VFIO_DIRECT_SPAPR_PROP);
     VFIODirectSpapr *s;
 
-    if (!vfio_direct_spapr_states) {
-        if (!create) {
-            return NULL;
-        }
-        vfio_direct_spapr_states = g_hash_table_new_full(NULL, NULL, NULL,
-                                                         g_free);
+    if (prop || !create) {
+        return prop ? prop->opaque : NULL;
     }
-    s = g_hash_table_lookup(vfio_direct_spapr_states, bcontainer);
-    if (!s && create) {
-        s = g_new0(VFIODirectSpapr, 1);
-        g_hash_table_insert(vfio_direct_spapr_states, bcontainer, s);
-    }
+    s = g_new0(VFIODirectSpapr, 1);
+    object_property_add(OBJECT(bcontainer), VFIO_DIRECT_SPAPR_PROP,
+                        "VFIODirectSpapr", NULL, NULL,
+                        vfio_direct_spapr_state_free, s);
     return s;
 }
 
@@ -88,13 +95,6 @@ void vfio_direct_prereg_account(VFIOContainerBase *bcontainer, bool reg,
     }
 out:
     errno = saved_errno;
-}
-
-void vfio_direct_prereg_release(VFIOContainerBase *bcontainer)
-{
-    if (vfio_direct_spapr_states) {
-        g_hash_table_remove(vfio_direct_spapr_states, bcontainer);
-    }
 }
 
 VfioPreregInfo *vfio_direct_prereg_query(VFIOPCIDevice *vdev)

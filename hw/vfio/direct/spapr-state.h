@@ -1,9 +1,10 @@
 /*
  * vfio-direct: per-container state of the sPAPR parts (private header)
  *
- * prereg.c owns it (created on first use, freed when the container is
- * released); ddw.c counts its DDW refusals there; both report
- * to query.c through the functions below.
+ * prereg.c owns it: created on first use as a property of the container
+ * object, freed with the object on every path that drops the container;
+ * ddw.c counts its DDW refusals there; both report to query.c through
+ * the functions below.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later

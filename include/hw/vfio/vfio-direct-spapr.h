@@ -42,7 +42,4 @@ void vfio_direct_prereg_account(VFIOContainerBase *bcontainer, bool reg,
                                 uint64_t vaddr, uint64_t size, int ret,
                                 int64_t start);
 
-/* The container is released: forget its counters */
-void vfio_direct_prereg_release(VFIOContainerBase *bcontainer);
-
 #endif /* HW_VFIO_VFIO_DIRECT_SPAPR_H */
