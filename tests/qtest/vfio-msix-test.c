@@ -198,6 +198,42 @@ static bool kernel_msix_mappable(Guest *g)
     return mmap && msix_mappable;
 }
 
+/*
+ * May a relocated table's old host pages be direct?  Only with the
+ * device's MSIs known to be isolated, which the L1's own settings say:
+ * vfio_iommu_type1's allow_unsafe_interrupts off (the kernel then took
+ * the group only with interrupt remapping), or MSIX_MAPPABLE from a
+ * kernel of the series (which reports MMAP_SPAN).  x-query-vfio's
+ * msi-isolation must agree.  Stock kernels report MSIX_MAPPABLE under
+ * intremap=off and allow_unsafe_interrupts=1 too: not isolated.
+ */
+static bool msi_isolated(Guest *g)
+{
+    g_autofree char *unsafe = NULL;
+    QDict *msix = vfio_qtest_msix(g->qts, "d");
+    const char *expected = "unknown";
+    bool span = false;
+    uint32_t flags;
+
+    g_assert_true(g_file_get_contents("/sys/module/vfio_iommu_type1/"
+                                      "parameters/allow_unsafe_interrupts",
+                                      &unsafe, NULL, NULL));
+    for (int nr = 0; nr < 6; nr++) {
+        span |= vfio_qtest_region_has_cap(g->qts, "d", nr, "mmap-span",
+                                          &flags);
+    }
+    if (unsafe[0] == 'N') {
+        expected = "vfio";
+    } else if (span && qdict_get_bool(msix, "mappable")) {
+        expected = "kernel";
+    }
+    g_test_message("allow_unsafe_interrupts %c, MMAP_SPAN %d: MSI isolation "
+                   "%s", unsafe[0], span, expected);
+    g_assert_cmpstr(qdict_get_str(msix, "msi-isolation"), ==, expected);
+    qobject_unref(msix);
+    return strcmp(expected, "unknown");
+}
+
 static uint64_t trapped_reads(Guest *g, int nr)
 {
     QDict *bar = vfio_qtest_bar(g->qts, "d", nr);
@@ -339,14 +375,17 @@ static int guest_table_bir(Guest *g)
 
 /*
  * x-msix-relocation=auto (x86): the table moves to the BAR the planner
- * chose, works there, and its old page becomes direct.
+ * chose and works there.  Its old page becomes direct only with MSI
+ * isolation known: the guest may then write the device's own table
+ * (seen through sysfs), which can raise only the device's interrupts;
+ * without, the page traps and the write never reaches the device.
  */
 static void test_relocation_auto(const void *opaque)
 {
     const MsixDevice *d = opaque;
-    uint64_t off, entry0;
+    uint64_t off, entry0, old_entry0;
     uint32_t before;
-    bool mappable;
+    bool mappable, old_direct;
     QDict *msix;
     Guest g;
 
@@ -365,10 +404,12 @@ static void test_relocation_auto(const void *opaque)
     bar_place(&g, d->auto_bar, true);
     decode_on(&g);
     mappable = kernel_msix_mappable(&g);
+    old_direct = mappable && msi_isolated(&g);
     for (off = 0; off < 0x4000; off += page_size()) {
+        bool table_page = off == QEMU_ALIGN_DOWN(d->table, page_size());
+
         assert_served(&g, d->bar, off,
-                      mappable || off != QEMU_ALIGN_DOWN(d->table, page_size())
-                      ? "direct" : "msix-table");
+                      old_direct || !table_page ? "direct" : "msix-table");
     }
     assert_served(&g, d->auto_bar, entry0, "msix-table");
 
@@ -378,6 +419,14 @@ static void test_relocation_auto(const void *opaque)
                 ~before);
     g_assert_cmphex(mmio_readl(&g, bar_addr(d->auto_bar) + entry0 +
                                PCI_MSIX_ENTRY_DATA), ==, ~before);
+    g_assert_cmphex(physical(&g, d->table + PCI_MSIX_ENTRY_DATA), ==, before);
+
+    /* The old place: the device's own table, or nothing */
+    old_entry0 = bar_addr(d->bar) + d->table;
+    mmio_writel(&g, old_entry0 + PCI_MSIX_ENTRY_DATA, ~before);
+    g_assert_cmphex(physical(&g, d->table + PCI_MSIX_ENTRY_DATA), ==,
+                    old_direct ? ~before : before);
+    mmio_writel(&g, old_entry0 + PCI_MSIX_ENTRY_DATA, before);
     g_assert_cmphex(physical(&g, d->table + PCI_MSIX_ENTRY_DATA), ==, before);
     guest_stop(&g);
 }
@@ -399,14 +448,16 @@ static void test_relocation_explicit(void)
     qobject_unref(msix);
     g_assert_cmpint(guest_table_bir(&g), ==, 4);
     assert_served(&g, d->bar, d->table,
-                  kernel_msix_mappable(&g) ? "direct" : "msix-table");
+                  kernel_msix_mappable(&g) && msi_isolated(&g) ?
+                  "direct" : "msix-table");
     guest_stop(&g);
 }
 
 /*
  * With MSIX_MAPPABLE hidden (x86), the table's host page is carved out of
  * the mapping and served through the device fd; every other page stays
- * direct.  Relocated, the old BAR is direct in full.
+ * direct.  Relocated, the old BAR is direct in full where the kernel
+ * lets the table's page be mapped and MSI isolation is known.
  */
 static void test_hidden(const void *opaque)
 {
@@ -433,7 +484,7 @@ static void test_hidden(const void *opaque)
                      "x-msix-hide-mappable=on,x-msix-relocation=auto")) {
         return;
     }
-    mappable = kernel_msix_mappable(&g);
+    mappable = kernel_msix_mappable(&g) && msi_isolated(&g);
     for (off = 0; off < 0x4000; off += page) {
         assert_served(&g, d->bar, off,
                       mappable || off != QEMU_ALIGN_DOWN(d->table, page) ?

@@ -8,6 +8,8 @@
 # 2. one x86 L1 runs every vfio qtest (tests/qtest/vfio-*-test.c, built in
 #    BUILD-DIR) against BUILD-DIR's qemu-system-x86_64 and real vfio-pci,
 #    then those in $ppc64_qtests again against qemu-system-ppc64 -M pseries;
+#    a second x86 L1 without interrupt remapping runs vfio-msix-test's
+#    relocation cases (MSI isolation unknown);
 # 3. with --cross (make cross-ppc64le's build-ppc64le), the pseries-a and
 #    pseries-b L1s (64 KiB pages, sPAPR TCE v2 IOMMU) run the ppc64le
 #    build of those qtests and of $pseries_upstream against CROSS-DIR's
@@ -94,6 +96,23 @@ run_child "$TESTBED_DIR/run-in-l1.sh" --append iomem=relaxed --timeout 1500 \
     "$run_qtests" "$build" "$qtests" "$ppc64_qtests" >"$log.raw" 2>&1 &&
     rc=0 || rc=$?
 record x86 "$rc"
+
+# MSI-X relocation without isolated MSI: an x86 L1 without interrupt
+# remapping, where vfio takes the devices only with
+# allow_unsafe_interrupts=1 and the stock kernel still reports
+# MSIX_MAPPABLE: a relocated table's old pages must keep trapping.
+msix_noremap=vfio-msix-test
+for p in e1000e/relocation-auto nvme/relocation-auto xhci/relocation-auto \
+         e1000e/hidden nvme/relocation-bar4; do
+    msix_noremap="$msix_noremap,-p,/x86_64/vfio/msix/$p"
+done
+echo "# qtests in the x86 L1 with intremap=off, allow_unsafe_interrupts=1: $msix_noremap"
+run_child "$TESTBED_DIR/run-in-l1.sh" --append "iomem=relaxed intremap=off" \
+    --timeout 900 x86 -- /bin/sh -c '
+        echo 1 >/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts &&
+        "$0" x86_64-noremap "$1/qemu-system-x86_64" "$1/qemu/tests/qtest" $2' \
+    "$run_qtests" "$build" "$msix_noremap" >"$log.raw" 2>&1 && rc=0 || rc=$?
+record x86-noremap "$rc"
 
 # The pseries tier: the ppc64le build in a chroot on its sysroot (shared
 # at its own path), on 64 KiB pages with the sPAPR TCE v2 IOMMU.

@@ -213,10 +213,68 @@ static void test_mappable_answer(void)
     g_assert_null(why);
 }
 
+/*
+ * MSI isolation: vfio's allow_unsafe_interrupts off proves it, whatever
+ * the kernel says; MSIX_MAPPABLE proves it only from a kernel of the
+ * series (MMAP_SPAN), since stock kernels report it without isolation
+ * (intremap=off with allow_unsafe_interrupts=1).
+ */
+static void test_isolation(void)
+{
+    static const struct {
+        bool mappable, span;
+        int unsafe;
+        VfioMsiIsolation expected;
+    } cases[] = {
+        { true, false, 0, VFIO_MSI_ISOLATION_VFIO },
+        { false, false, 0, VFIO_MSI_ISOLATION_VFIO },
+        { true, true, 0, VFIO_MSI_ISOLATION_VFIO },
+        { true, true, 1, VFIO_MSI_ISOLATION_KERNEL },
+        { true, true, -1, VFIO_MSI_ISOLATION_KERNEL },
+        /* the stock kernel under allow_unsafe_interrupts=1 */
+        { true, false, 1, VFIO_MSI_ISOLATION_UNKNOWN },
+        { true, false, -1, VFIO_MSI_ISOLATION_UNKNOWN },
+        /* the series without isolated MSI: no MSIX_MAPPABLE */
+        { false, true, 1, VFIO_MSI_ISOLATION_UNKNOWN },
+        { false, false, 1, VFIO_MSI_ISOLATION_UNKNOWN },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_assert_cmpint(vfio_direct_msix_isolation(cases[i].mappable,
+                                                   cases[i].span,
+                                                   cases[i].unsafe), ==,
+                        cases[i].expected);
+    }
+}
+
+/* A relocated table's old pages: direct only with isolation known */
+static void test_old_table_direct(void)
+{
+    static const VfioMsiIsolation known[] = {
+        VFIO_MSI_ISOLATION_KERNEL, VFIO_MSI_ISOLATION_VFIO,
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+        g_assert_true(vfio_direct_msix_old_table_direct(known[i], true,
+                                                        false));
+        g_assert_true(vfio_direct_msix_old_table_direct(known[i], false,
+                                                        true));
+        g_assert_false(vfio_direct_msix_old_table_direct(known[i], false,
+                                                         false));
+    }
+    for (int m = 0; m < 4; m++) {
+        g_assert_false(vfio_direct_msix_old_table_direct(
+                           VFIO_MSI_ISOLATION_UNKNOWN, m & 1, m & 2));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vfio-direct/msix/policy", test_policy);
+    g_test_add_func("/vfio-direct/msix/isolation", test_isolation);
+    g_test_add_func("/vfio-direct/msix/old-table-direct",
+                    test_old_table_direct);
     g_test_add_func("/vfio-direct/msix/sizes", test_sizes);
     g_test_add_func("/vfio-direct/msix/page-span", test_page_span);
     g_test_add_func("/vfio-direct/msix/carve", test_carve);

@@ -93,10 +93,26 @@ static void hmp_info_vfio_msix(Monitor *mon, VfioMsixInfo *msix)
                        msix->relocation_auto ? " (x-msix-relocation=auto)" :
                        "");
     }
-    if (msix->table_page_shared) {
-        monitor_printf(mon, "    0x%" PRIx64 " bytes share the table's host "
-                       "pages and trap; x-msix-relocation=auto would make "
-                       "them direct\n", msix->table_page_shared);
+    if (msix->has_msi_isolation) {
+        bool known = msix->msi_isolation != VFIO_MSI_ISOLATION_UNKNOWN;
+
+        monitor_printf(mon, "    MSI isolation: %s\n",
+                       msix->msi_isolation == VFIO_MSI_ISOLATION_VFIO ?
+                       "yes (vfio's allow_unsafe_interrupts is off)" :
+                       msix->msi_isolation == VFIO_MSI_ISOLATION_KERNEL ?
+                       "yes (the kernel reports MSIX_MAPPABLE with "
+                       "MMAP_SPAN)" :
+                       "not known (allow_unsafe_interrupts on or unknown, a "
+                       "stock kernel's MSIX_MAPPABLE): the guest never "
+                       "reaches the device's table, moved or not");
+        if (msix->table_page_shared) {
+            monitor_printf(mon, "    0x%" PRIx64 " bytes share the table's "
+                           "host pages and trap; %s\n",
+                           msix->table_page_shared,
+                           known ? "x-msix-relocation=auto would make them "
+                           "direct" : "relocation would not make them "
+                           "direct");
+        }
     }
 }
 

@@ -137,3 +137,21 @@ bool vfio_direct_msix_mappable_answer(bool cap, uint32_t flags,
     }
     return nr_mmaps > 0;
 }
+
+VfioMsiIsolation vfio_direct_msix_isolation(bool mappable, bool kernel_span,
+                                            int unsafe_interrupts)
+{
+    if (unsafe_interrupts == 0) {
+        return VFIO_MSI_ISOLATION_VFIO;
+    }
+    if (mappable && kernel_span) {
+        return VFIO_MSI_ISOLATION_KERNEL;
+    }
+    return VFIO_MSI_ISOLATION_UNKNOWN;
+}
+
+bool vfio_direct_msix_old_table_direct(VfioMsiIsolation isolation,
+                                       bool mappable, bool mmap_ok)
+{
+    return isolation != VFIO_MSI_ISOLATION_UNKNOWN && (mappable || mmap_ok);
+}

@@ -9,6 +9,7 @@
 #define HW_VFIO_DIRECT_MSIX_PLAN_H
 
 #include "qapi/qapi-types-common.h"
+#include "qapi/qapi-types-vfio-direct.h"
 
 /* How the guest reaches a device's MSI-X table */
 typedef enum VFIODirectMsixPolicy {
@@ -84,5 +85,29 @@ int vfio_direct_msix_relocation_target(const VFIODirectMsixSlot *slots,
 bool vfio_direct_msix_mappable_answer(bool cap, uint32_t flags,
                                       unsigned nr_mmaps,
                                       const char **why);
+
+/*
+ * Is the host known to isolate the device's MSIs, so that the guest may
+ * reach its MSI-X table?  @unsafe_interrupts: vfio's
+ * allow_unsafe_interrupts for the device's backend (1 on, 0 off, -1 not
+ * known, as for a backend without one); off means the kernel took the
+ * group only with isolated MSI.  Else @mappable (the kernel reports
+ * MSIX_MAPPABLE) with @kernel_span (it reports MMAP_SPAN on a sub-page
+ * BAR: the vfio-direct kernel series, which reports MSIX_MAPPABLE only
+ * with isolated MSI).  Stock kernels report MSIX_MAPPABLE regardless,
+ * so MSIX_MAPPABLE alone proves nothing.
+ */
+VfioMsiIsolation vfio_direct_msix_isolation(bool mappable, bool kernel_span,
+                                            int unsafe_interrupts);
+
+/*
+ * After x-msix-relocation moved an emulated table away, may the host
+ * pages it leaves behind be direct?  Only with MSI isolation known, and
+ * only where the kernel lets them be mapped (@mappable, or @mmap_ok: a
+ * trial mmap of those pages worked).  Otherwise they trap, and the
+ * guest's writes never reach the device's table.
+ */
+bool vfio_direct_msix_old_table_direct(VfioMsiIsolation isolation,
+                                       bool mappable, bool mmap_ok);
 
 #endif /* HW_VFIO_DIRECT_MSIX_PLAN_H */

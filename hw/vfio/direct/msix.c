@@ -100,9 +100,53 @@ static bool vfio_direct_msix_mappable(VFIOPCIDevice *vdev, int nr)
     return mappable;
 }
 
+/*
+ * vfio's allow_unsafe_interrupts for @vdev's backend: 1 on, 0 off, -1
+ * when the backend has none (sPAPR, no-IOMMU) or it cannot be read.
+ * Off, the kernel refused any IOMMU group without isolated MSI.
+ */
+static int vfio_direct_msix_unsafe_interrupts(VFIOPCIDevice *vdev)
+{
+    VFIOContainerBase *bc = vdev->vbasedev.bcontainer;
+    g_autofree char *val = NULL;
+    const char *param;
+
+    if (vdev->vbasedev.iommufd) {
+        param = "/sys/module/iommufd/parameters/allow_unsafe_interrupts";
+    } else if (bc && object_dynamic_cast(OBJECT(bc), TYPE_VFIO_IOMMU_LEGACY) &&
+               (container_of(bc, VFIOContainer, bcontainer)->iommu_type ==
+                    VFIO_TYPE1v2_IOMMU ||
+                container_of(bc, VFIOContainer, bcontainer)->iommu_type ==
+                    VFIO_TYPE1_IOMMU)) {
+        param = "/sys/module/vfio_iommu_type1/parameters/"
+                "allow_unsafe_interrupts";
+    } else {
+        return -1;
+    }
+    if (!g_file_get_contents(param, &val, NULL, NULL)) {
+        return -1;
+    }
+    return val[0] == 'Y' || val[0] == '1';
+}
+
+/* Does the kernel report MMAP_SPAN (vfio-direct's series) on any BAR? */
+static bool vfio_direct_msix_kernel_span(VFIOPCIDevice *vdev)
+{
+    for (int nr = 0; nr < PCI_ROM_SLOT; nr++) {
+        if (vdev->bars[nr].region.size &&
+            vfio_direct_region_cap(vdev, vdev->bars[nr].region.nr,
+                                   VFIO_REGION_INFO_CAP_MMAP_SPAN)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 bool vfio_direct_msix_prepare_relocation(VFIOPCIDevice *vdev)
 {
     VFIODirectMsix *msix = &vdev->direct.msix;
+    int unsafe;
+    bool span;
 
     if (!vdev->msix) {
         return false;
@@ -112,7 +156,27 @@ bool vfio_direct_msix_prepare_relocation(VFIOPCIDevice *vdev)
     msix->mappable = vfio_direct_msix_mappable(vdev, msix->native_bar);
     msix->relocated = msix->emulated &&
                       vdev->msix_relo != OFF_AUTO_PCIBAR_OFF;
+    msix->isolation = VFIO_MSI_ISOLATION_UNKNOWN;
+    if (msix->emulated) {
+        unsafe = vfio_direct_msix_unsafe_interrupts(vdev);
+        span = vfio_direct_msix_kernel_span(vdev);
+        msix->isolation = vfio_direct_msix_isolation(msix->mappable, span,
+                                                     unsafe);
+        trace_vfio_direct_msix_isolation(vdev->vbasedev.name, unsafe, span,
+                                         VfioMsiIsolation_str(
+                                             msix->isolation));
+    }
     return msix->relocated;
+}
+
+/*
+ * Do the host pages of the native table trap after relocation, however
+ * the kernel lets them be mapped?  Yes unless MSI isolation is known.
+ */
+static bool vfio_direct_msix_old_pages_trap(VFIODirectMsix *msix)
+{
+    return msix->relocated &&
+           !vfio_direct_msix_old_table_direct(msix->isolation, true, true);
 }
 
 int vfio_direct_msix_relocation_auto(VFIOPCIDevice *vdev, Error **errp)
@@ -168,13 +232,22 @@ void vfio_direct_msix_fixup_region(VFIOPCIDevice *vdev)
     uint64_t start, end;
     unsigned i, n;
 
-    if (msix->mappable || !region->nr_mmaps) {
+    /*
+     * In place, the table's pages trap where the kernel keeps them from
+     * us; moved away, unless MSI isolation is known (msix-plan.c).
+     */
+    if (!region->nr_mmaps ||
+        (msix->relocated ?
+         vfio_direct_msix_old_table_direct(msix->isolation, msix->mappable,
+                                           false) :
+         msix->mappable)) {
         return;
     }
     vfio_direct_msix_page_span(msix->native_offset, table_size, region->size,
                                page_size, &start, &end);
     if (start == end ||
         (msix->relocated &&
+         vfio_direct_msix_old_table_direct(msix->isolation, false, true) &&
          vfio_direct_msix_mmap_probe(vdev, nr, start, end))) {
         return;
     }
@@ -221,7 +294,8 @@ static bool vfio_direct_msix_table_pages(VFIOPCIDevice *vdev, int nr,
                                    start, end);
         return true;
     }
-    if (msix->native_bar == nr && !msix->mappable) {
+    if (msix->native_bar == nr &&
+        (!msix->mappable || vfio_direct_msix_old_pages_trap(msix))) {
         /* Carved out, or not: the ranges show which */
         vfio_direct_msix_page_span(msix->native_offset,
                                    vfio_direct_msix_table_size(
@@ -281,6 +355,8 @@ VfioMsixInfo *vfio_direct_msix_query(VFIOPCIDevice *vdev)
     info->pba_offset = vdev->msix->pba_offset;
     info->emulated = msix->emulated;
     info->mappable = msix->mappable;
+    info->has_msi_isolation = msix->emulated;
+    info->msi_isolation = msix->isolation;
     info->has_relocated_from = msix->relocated;
     info->relocated_from = msix->native_bar;
     info->relocation_auto = msix->relocation_auto;

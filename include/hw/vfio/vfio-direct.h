@@ -33,6 +33,7 @@ typedef struct VFIODirectMsix {
     bool relocation_auto;       /* ... to a BAR that "auto" chose */
     uint8_t native_bar;         /* where the device has it */
     uint32_t native_offset;
+    VfioMsiIsolation isolation; /* of the device's MSIs, if emulated */
 } VFIODirectMsix;
 
 /* A region's info as the kernel gave it (see hw/vfio/direct/region-info.c) */
