@@ -67,13 +67,15 @@ esac
 [ -x "$busybox" ] || die "no busybox at $busybox (install busybox-static)"
 command -v "$cc" >/dev/null || die "no $cc (run scripts/install-deps.sh)"
 
-# Build the probe into the cache when its source changed.
-probe=$VFIO_DIRECT_CACHE/probe/$debarch/vfio-probe
-if [ ! -x "$probe" ] || [ "$TESTBED_DIR/vfio-probe.c" -nt "$probe" ]; then
+# Build the probe into the cache, keyed by its source: clones and
+# worktrees share the cache, and each must boot its own probe.
+probe_key=$(sha256sum "$TESTBED_DIR/vfio-probe.c" | cut -c1-16)
+probe=$VFIO_DIRECT_CACHE/probe/$debarch/vfio-probe-$probe_key
+if [ ! -x "$probe" ]; then
     mkdir -p "$(dirname "$probe")"
-    "$cc" -static -O2 -Wall -Wextra -o "$probe.tmp" "$TESTBED_DIR/vfio-probe.c" ||
+    "$cc" -static -O2 -Wall -Wextra -o "$probe.tmp.$$" "$TESTBED_DIR/vfio-probe.c" ||
         die "building vfio-probe with $cc failed"
-    mv "$probe.tmp" "$probe"
+    mv "$probe.tmp.$$" "$probe"
 fi
 
 # name -> path (relative to $mdir, without .xz) from modules.order.
