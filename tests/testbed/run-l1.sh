@@ -196,7 +196,12 @@ amd64)
     qargs+=(-M q35,kernel-irqchip=split -cpu max
             -device intel-iommu,intremap=on,caching-mode=on)
     [ -z "$bios" ] || qargs+=(-bios "$bios")
+    # The L1's own faults under the L0's multi-threaded TCG
+    # (flake-rate.sh): no_timer_check skips the IO-APIC timer check that
+    # panics a loaded L0's guest at boot; vfio_direct.kvm_hold=1 keeps
+    # one KVM VM, so the L2s of the tests never patch __schedule.
     cmdline="console=ttyS0 intel_iommu=on iommu=pt hugepages=32"
+    cmdline="$cmdline no_timer_check vfio_direct.kvm_hold=1"
     dev_bus=pcie.0 share_bus=pcie.0 share_slot=16
     ;;
 *)
