@@ -524,12 +524,14 @@ static void test_refused(void)
 {
     if (emulated) {
         assert_refused(&devices[1], "x-msix-emulation=off",
-                       "x-msix-emulation=off needs a machine that programs "
-                       "MSI through firmware");
+                       "x-msix-emulation=off is not possible on q35: its "
+                       "guests write MSI-X addresses into the table, which "
+                       "must be emulated; drop it (off works on pseries "
+                       "only)");
     } else {
         assert_refused(&devices[1], "x-msix-relocation=bar2",
                        "x-msix-relocation=bar2 needs the MSI-X table "
-                       "emulated");
+                       "emulated, and on pseries it is not");
     }
 }
 
