@@ -44,27 +44,9 @@ bool vfio_direct_msix_realize(VFIOPCIDevice *vdev, Error **errp)
                                                  "vfio-no-msix-emulation",
                                                  NULL);
 
-    switch (vfio_direct_msix_policy(msix->emulation, firmware_msi)) {
-    case VFIO_DIRECT_MSIX_REFUSED:
-        error_setg(errp, "x-msix-emulation=off needs a machine that programs "
-                   "MSI through firmware (pseries); on %s the guest writes "
-                   "MSI-X addresses into the table, which must be emulated",
-                   object_get_typename(machine));
-        return false;
-    case VFIO_DIRECT_MSIX_PASS:
-        msix->emulated = false;
-        if (vdev->msix_relo != OFF_AUTO_PCIBAR_OFF &&
-            vdev->msix_relo != OFF_AUTO_PCIBAR_AUTO) {
-            error_setg(errp, "x-msix-relocation=%s needs the MSI-X table "
-                       "emulated; drop it or set x-msix-emulation=on",
-                       OffAutoPCIBAR_str(vdev->msix_relo));
-            return false;
-        }
-        break;
-    default:
-        msix->emulated = true;
-        break;
-    }
+    /* property-check.c refused every conflict before the device opened */
+    msix->emulated = vfio_direct_msix_policy(msix->emulation, firmware_msi) !=
+                     VFIO_DIRECT_MSIX_PASS;
     trace_vfio_direct_msix_policy(vdev->vbasedev.name,
                                   OnOffAuto_str(msix->emulation),
                                   firmware_msi, msix->emulated);
