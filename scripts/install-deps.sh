@@ -105,12 +105,42 @@ if [ -n "$changed" ] || [ ! -e "$stamp" ] ||
     touch "$stamp"
 fi
 
+# Installed packages that "apt-get install $*" would upgrade, as
+# "package new-version suite" lines.  An upgrade a -dev package forces
+# (libglib2.0-dev wants the runtime of its own version) comes from
+# bookworm's point releases; one from trixie or backports means the pin
+# did not hold, and nothing is installed then.
+planned_upgrades()
+{
+    apt-get -s -q --no-install-recommends "$@" 2>/dev/null |
+        sed -n 's/^Inst \([^ ]*\) \[[^]]*\] (\([^ ]*\) .*/\1 \2/p' |
+        while read -r pkg ver; do
+            suite=$(apt-cache madison "$pkg" |
+                awk -F' [|] ' -v v="$ver" '$2 == v { split($3, a, " "); print a[2]; exit }')
+            echo "$pkg $ver ${suite%%/*}"
+        done
+}
+
+# Refuse an install that would upgrade from another suite; name the
+# point-release upgrades it brings.
+check_upgrades()
+{
+    upgrades=$(planned_upgrades "$@")
+    foreign=$(echo "$upgrades" |
+        awk 'NF == 3 && $3 !~ /^bookworm(-updates|-security)?$/ { printf " %s (%s)", $1, $3 }')
+    [ -z "$foreign" ] ||
+        die "installing would upgrade installed packages from another suite:$foreign; check /etc/apt/preferences.d for a pin above $pin's"
+    [ -z "$upgrades" ] ||
+        echo "install-deps: bookworm point-release upgrades needed:" $(echo "$upgrades" | cut -d' ' -f1)
+}
+
 missing=
 for p in $build $firmware $testbed $cross $bundle $docs $libvirt $demo $kernel; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
         grep -q '^install ok installed' || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
+    check_upgrades install $missing
     echo "install-deps: installing$missing"
     DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends \
         install $missing >/dev/null ||
@@ -121,6 +151,7 @@ fi
 meson_ver=$(dpkg-query -W -f='${Version}' meson 2>/dev/null || true)
 if [ -z "$meson_ver" ] || dpkg --compare-versions "$meson_ver" lt 1.5; then
     echo "install-deps: installing meson from bookworm-backports"
+    check_upgrades -t bookworm-backports install meson python3-pycotap
     DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends \
         -t bookworm-backports install meson python3-pycotap >/dev/null ||
         die "cannot install meson >= 1.5 from bookworm-backports"
