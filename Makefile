@@ -11,9 +11,11 @@
 #                    (for make bench), in build-base-ppc64le/
 #   make bench       our build against the base, in one test-bed run
 #   make kernel      the kernel series (linux/): vfio-pci modules for Debian's
-#                    stock 6.12 and the test-bed bzImage, cached by content
-#   make check-kernel  the series' tests in the x86 test bed (the image's
-#                    only when it is cached: make kernel)
+#                    stock 6.12 (amd64 and ppc64el-64k) and the test-bed
+#                    bzImage, cached by content
+#   make check-kernel  the series' tests in the x86 and pseries test beds
+#                    (the image's only when it is cached: make kernel; our
+#                    ppc64le QEMU's only after make cross-ppc64le)
 #   make sanitize    qemu-system-x86_64 with ASan and UBSan, in build-sanitize/
 #                    (SANITIZE=vfio: hw/vfio, hw/pci, memory; SANITIZE=full)
 #   make check-sanitize  the vfio qtests and a short BAR fuzz run against it
@@ -193,12 +195,14 @@ fuzz: all
 		$$0/qemu/tests/qtest/vfio-fuzz-test --tap' $(CURDIR)/$(BUILD)
 
 # The kernel series (linux/, docs/vfio-direct-kernel.rst).  The modules
-# route (K2, K3 as vfio-pci modules against Debian's headers) takes
-# minutes; the image (K1 needs the PCI core) 15-60 min cold on 2 cores,
-# so make check runs the image's tests only once `make kernel` cached it.
+# routes (K2, K3 as vfio-pci modules against Debian's headers, for amd64
+# and cross-built for ppc64el-64k) take minutes; the image (K1 needs the
+# PCI core) 15-60 min cold on 2 cores, so make check runs the image's
+# tests only once `make kernel` cached it.
 .PHONY: kernel check-kernel
 kernel: deps
 	scripts/kernel.sh modules
+	scripts/kernel.sh modules ppc64el-64k
 	scripts/kernel.sh image
 
 check-kernel: deps

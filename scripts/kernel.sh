@@ -1,32 +1,44 @@
 #!/bin/bash
 # kernel.sh - build the vfio-direct Linux series (linux/*.patch) for the test bed.
 #
-#   scripts/kernel.sh modules   K2/K3 (vfio-pci) as modules for Debian's stock
-#                               6.12 image: prints a kernel tree for run-l1.sh
+#   scripts/kernel.sh modules [ARCH]  K2/K3 (vfio-pci), on amd64 also K4/K5
+#                               (vfio_iommu_type1), as modules for Debian's
+#                               stock 6.12 image: prints a kernel tree for
+#                               run-l1.sh
 #   scripts/kernel.sh image     K1..K3 in a bzImage with everything built in
 #                               (tinyconfig + linux/testbed.config): prints its tree
-#   scripts/kernel.sh stock     Debian's stock image those modules load into
+#   scripts/kernel.sh stock [ARCH]  Debian's stock image those modules load into
 #   scripts/kernel.sh source    the patched source tree (for inspection)
 #   scripts/kernel.sh cached    exit 0 when the image for this series is cached
 #
+# ARCH is amd64 (the default) or ppc64el-64k (the pseries L1s: Debian's
+# powerpc64le-64k flavour, 64 KiB pages; the modules are cross-compiled
+# with powerpc64le-linux-gnu-gcc-12).
+#
 # A kernel tree is what tests/testbed/run-l1.sh --kernel-tree takes:
-# boot/vmlinuz-KVER and usr/lib/modules/KVER/ (modules.order, modules.builtin
-# and the modules, .ko.xz), the layout of an unpacked linux-image .deb.
+# boot/vmlinuz-KVER (vmlinux-KVER on ppc64el) and usr/lib/modules/KVER/
+# (modules.order, modules.builtin and the modules, .ko.xz), the layout of
+# an unpacked linux-image .deb.
 #
 # The base is Debian trixie's linux-source-6.12, the newest 6.12.x the apt
 # index lists.  The modules are built against Debian's linux-headers and
 # linux-kbuild of the *same upstream version* from bookworm (source
 # linux-6.12, +deb12), which Debian builds with gcc-12, the host's
-# compiler, so that they load into that exact image (vermagic and symbol
-# CRCs from its Module.symvers); trixie's headers want gcc-14 and a newer
-# libc than this host has.  Nothing is installed: packages are downloaded
+# compiler (ppc64el: cross-built with powerpc64le-linux-gnu-gcc-12, the
+# host's cross compiler), so that they load into that exact image
+# (vermagic and symbol CRCs from its Module.symvers); trixie's headers
+# want gcc-14 and a newer libc than this host has.  The ppc64el packages
+# come from bookworm-security through a private apt tree in the cache
+# (tests/testbed/apt-private.sh); the host tools (modpost, fixdep) are the
+# amd64 linux-kbuild's.  Nothing is installed: packages are downloaded
 # and unpacked into $VFIO_DIRECT_CACHE/linux (default
 # ~/.cache/vfio-direct/linux) and reused without the network.
 #
-# Outputs are cached by content: the modules by the series and the base
-# and headers versions, the image by the series, linux/testbed.config and
-# the base version.  A patch that does not apply fails with the patch's
-# name and git-apply's hunk.  Compiles go through ccache.
+# Outputs are cached by content: the modules by the series, the arch and
+# the base and headers versions, the image by the series,
+# linux/testbed.config and the base version.  A patch that does not apply
+# fails with the patch's name and git-apply's hunk.  Compiles go through
+# ccache.
 set -euo pipefail
 
 PROG=$(basename "$0")
@@ -35,6 +47,13 @@ CACHE=${VFIO_DIRECT_CACHE:-${HOME:-/root}/.cache/vfio-direct}/linux
 SERIES_DIR=${VFIO_DIRECT_KERNEL_SERIES:-$TOP/linux}
 FRAGMENT=$SERIES_DIR/testbed.config
 JOBS=${VFIO_DIRECT_KERNEL_JOBS:-$(nproc)}
+DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# shellcheck disable=SC2034  # apt-private.sh's apt_priv_init reads it
+DEBIAN_MIRROR=${VFIO_DIRECT_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${VFIO_DIRECT_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# apt_priv_init, apt_priv_update, apt_priv: a private apt tree for ppc64el.
+# shellcheck source=../tests/testbed/apt-private.sh
+. "$TOP/tests/testbed/apt-private.sh"
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 note() { echo "$PROG: $*" >&2; }
@@ -44,21 +63,70 @@ usage() {
     exit 2
 }
 
-# madison PKG SUITE-REGEX: versions of PKG in matching suites, newest first.
+# set_arch ARCH: Debian's flavour and architecture of the stock image, its
+# kernel file, the compiler and make's arguments for the modules.
+set_arch() {
+    ARCH=$1
+    case $ARCH in
+    amd64)
+        FLAVOUR=amd64 DEBARCH=amd64 KIMAGE=vmlinuz
+        CC_BIN=x86_64-linux-gnu-gcc-12 CROSS_PREFIX=
+        KMAKE_ARCH=()
+        ;;
+    ppc64el-64k)
+        FLAVOUR=powerpc64le-64k DEBARCH=ppc64el KIMAGE=vmlinux
+        CC_BIN=powerpc64le-linux-gnu-gcc-12 CROSS_PREFIX=powerpc64le-linux-gnu-
+        KMAKE_ARCH=(ARCH=powerpc CROSS_COMPILE=powerpc64le-linux-gnu-)
+        ;;
+    *)
+        die "unknown arch '$ARCH' (want amd64 or ppc64el-64k)"
+        ;;
+    esac
+}
+
+# apt_arch TOOL ARG...: apt-get or apt-cache for packages of $DEBARCH: the
+# host's own apt for amd64, else a private tree of bookworm-security for
+# $DEBARCH in the cache (dpkg's architectures are never changed).
+apt_arch() {
+    local tool=$1
+    shift
+    if [ "$DEBARCH" = amd64 ]; then
+        "$tool" "$@"
+    else
+        apt_priv "$tool" "$@"
+    fi
+}
+
+apt_arch_setup() {
+    [ "$DEBARCH" != amd64 ] || return 0
+    apt_priv_init "$CACHE/apt-$DEBARCH-security" bookworm-security "$DEBARCH"
+    echo "deb [arch=$DEBARCH signed-by=$DEBIAN_KEYRING]" \
+        "$SECURITY_MIRROR bookworm-security main" >"$APT_PRIV/sources.list"
+    apt_priv_update || true
+}
+
+# madison PKG SUITE-REGEX [arch]: versions of PKG in matching suites, newest
+# first (with "arch": from $DEBARCH's lists, else the host's).
 madison() {
-    apt-cache madison "$1" 2>/dev/null |
+    if [ "${3-}" = arch ]; then
+        apt_arch apt-cache madison "$1"
+    else
+        apt-cache madison "$1"
+    fi 2>/dev/null |
         awk -F' [|] ' -v re="$2" '$3 ~ re && $3 ~ / Packages$/ { gsub(/ /, "", $2); print $2 }' |
         sort -u | sort -Vr
 }
 
-# fetch_deb PKG VERSION: the .deb in the cache, downloaded when missing.
+# fetch_deb PKG VERSION [arch]: the .deb in the cache, downloaded when
+# missing (with "arch": a package of $DEBARCH, else the host's or arch all).
 fetch_deb() {
-    local pkg=$1 ver=$2 f
+    local pkg=$1 ver=$2 f apt=apt-get
+    [ "${3-}" != arch ] || apt="apt_arch apt-get"
     mkdir -p "$CACHE/debs"
     f=$(ls "$CACHE/debs/${pkg}_$(echo "$ver" | sed 's/:/%3a/')_"*.deb 2>/dev/null | head -n 1 || true)
     if [ -z "$f" ]; then
         note "fetching $pkg $ver"
-        (cd "$CACHE/debs" && apt-get -q download "$pkg=$ver") >"$CACHE/debs/download.log" 2>&1 ||
+        (cd "$CACHE/debs" && $apt -q download "$pkg=$ver") >"$CACHE/debs/download.log" 2>&1 ||
             die "download of $pkg $ver failed: $(grep -E '^(E|Err):' "$CACHE/debs/download.log" | tail -n 1)"
         f=$(ls "$CACHE/debs/${pkg}_$(echo "$ver" | sed 's/:/%3a/')_"*.deb | head -n 1)
     fi
@@ -66,8 +134,9 @@ fetch_deb() {
 }
 
 # resolve: set SRC_VER (trixie linux-source-6.12), UPSTREAM (6.12.N),
-# HDR_VER and ABI (6.12.N+deb12) of the matching bookworm build.  Falls
-# back to what the cache holds when the index has nothing usable.
+# HDR_VER and ABI (6.12.N+deb12) of the matching bookworm build for
+# $FLAVOUR.  Falls back to what the cache holds when the index has nothing
+# usable.
 resolve() {
     local v
     SRC_VER=
@@ -83,12 +152,13 @@ resolve() {
     fi
     UPSTREAM=${SRC_VER%%-*}
     ABI=$UPSTREAM+deb12
-    HDR_VER=$(madison "linux-headers-$ABI-amd64" 'bookworm' | head -n 1)
+    apt_arch_setup
+    HDR_VER=$(madison "linux-headers-$ABI-$FLAVOUR" 'bookworm' arch | head -n 1)
     if [ -z "$HDR_VER" ]; then
-        HDR_VER=$(ls "$CACHE"/debs/linux-headers-"$ABI"-amd64_*.deb 2>/dev/null |
-                  sed 's/.*_\(.*\)_amd64.deb/\1/' | sort -Vr | head -n 1 || true)
+        HDR_VER=$(ls "$CACHE/debs/linux-headers-$ABI-${FLAVOUR}_"*"_$DEBARCH.deb" 2>/dev/null |
+                  sed "s/.*_\\(.*\\)_$DEBARCH.deb/\\1/" | sort -Vr | head -n 1 || true)
         [ -n "$HDR_VER" ] ||
-            die "no bookworm linux-headers-$ABI-amd64 matches the trixie source $SRC_VER (bookworm-security in the sources?)"
+            die "no bookworm linux-headers-$ABI-$FLAVOUR matches the trixie source $SRC_VER (bookworm-security in the sources?)"
     fi
 }
 
@@ -166,19 +236,20 @@ patched() {
     note "applied $(series | wc -l) patches to linux-source-6.12 $SRC_VER"
 }
 
-# headers: the bookworm linux-headers/linux-kbuild and image of $ABI.
+# headers: the bookworm linux-headers and image of $ABI-$FLAVOUR, with the
+# host's (amd64) linux-kbuild: its modpost and fixdep serve every target.
 headers() {
-    local hdir=$CACHE/headers-$ABI-amd64 idir=$CACHE/stock-$ABI-amd64 common
+    local hdir=$CACHE/headers-$ABI-$FLAVOUR idir=$CACHE/stock-$ABI-$FLAVOUR common want have
     unpack_debs "$hdir" \
-        "$(fetch_deb "linux-headers-$ABI-amd64" "$HDR_VER")" \
+        "$(fetch_deb "linux-headers-$ABI-$FLAVOUR" "$HDR_VER" arch)" \
         "$(fetch_deb "linux-headers-$ABI-common" "$HDR_VER")" \
         "$(fetch_deb "linux-kbuild-$ABI" "$HDR_VER")"
-    HEADERS=$hdir/usr/src/linux-headers-$ABI-amd64
+    HEADERS=$hdir/usr/src/linux-headers-$ABI-$FLAVOUR
     # The package's Makefile includes the common tree by its installed path.
     common=$hdir/usr/src/linux-headers-$ABI-common
     grep -q "^include $common/Makefile" "$HEADERS/Makefile" ||
         sed -i "s|^include .*/linux-headers-$ABI-common/Makefile|include $common/Makefile|" "$HEADERS/Makefile"
-    unpack_debs "$idir" "$(fetch_deb "linux-image-$ABI-amd64" "$HDR_VER")"
+    unpack_debs "$idir" "$(fetch_deb "linux-image-$ABI-$FLAVOUR" "$HDR_VER" arch)"
     # bookworm's package keeps the modules in /lib: the test bed's layout
     # (as trixie's) is /usr/lib.
     if [ -d "$idir/lib/modules" ] && [ ! -e "$idir/usr/lib/modules" ]; then
@@ -186,7 +257,15 @@ headers() {
         mv "$idir/lib/modules" "$idir/usr/lib/modules"
     fi
     STOCK=$idir
-    KVER=$ABI-amd64
+    KVER=$ABI-$FLAVOUR
+    # Modules must come from the compiler version that built the image
+    # (its compiler-dependent options and code generation).
+    want=$(sed -n 's/^CONFIG_GCC_VERSION=//p' "$HEADERS/.config")
+    have=$("$CC_BIN" -dumpfullversion 2>/dev/null | awk -F. '{ printf "%d%02d%02d", $1, $2, $3 }') ||
+        true
+    [ -n "$have" ] || die "no $CC_BIN (scripts/install-deps.sh installs it)"
+    [ "$want" = "$have" ] ||
+        die "$KVER was built by gcc $want, $CC_BIN is $have: the modules would not match it"
 }
 
 # build_moddir OBJ FILE... (Kbuild on stdin): build the modules of an
@@ -211,7 +290,7 @@ build_moddir() {
     done
     note "building $(sed -n 's/^obj-[^ ]* *+\{0,1\}= *//p' "$obj/Kbuild" | tr '\n' ' ')against linux-headers-$KVER"
     # BTF for modules needs pahole; the test bed does not use it.
-    make -C "$HEADERS" M="$obj" -j"$JOBS" CC="ccache x86_64-linux-gnu-gcc-12" \
+    make -C "$HEADERS" M="$obj" -j"$JOBS" ${KMAKE_ARCH[@]+"${KMAKE_ARCH[@]}"} CC="ccache $CC_BIN" \
         CONFIG_DEBUG_INFO_BTF_MODULES= modules >"$log" 2>&1 ||
         { tail -n 30 "$log" >&2; die "module build failed (log: $log)"; }
     if grep -E ': warning: ' "$log" >&2; then
@@ -219,39 +298,50 @@ build_moddir() {
     fi
 }
 
-# modules: build vfio-pci-core.ko and vfio-pci.ko from the patched tree
-# against the headers; print a kernel tree: the stock image and modules
-# with those two replaced.
+# modules: build vfio-pci-core.ko and vfio-pci.ko (and on amd64
+# vfio_iommu_type1.ko) from the patched tree against the headers; print a
+# kernel tree: the stock image and modules with those replaced.
 cmd_modules() {
-    local h out obj f rel
+    local h out obj f rel sfx="" mods
     resolve
     headers
-    # shellcheck disable=SC2046
-    h=$(hash modules type1 "$SRC_VER" "$HDR_VER" $(series))
+    # vfio-pci (K2, K3) from drivers/vfio/pci without the variant drivers;
+    # on amd64 vfio_iommu_type1 (K4, K5) from drivers/vfio.  sPAPR's
+    # containers are vfio_iommu_spapr_tce's, which K4 and K5 do not touch.
+    mods="obj-modules/vfio-pci-core:pci/vfio-pci-core obj-modules/vfio-pci:pci/vfio-pci"
+    if [ "$ARCH" = amd64 ]; then
+        # shellcheck disable=SC2046
+        h=$(hash modules type1 "$SRC_VER" "$HDR_VER" $(series))
+        mods="$mods obj-type1/vfio_iommu_type1:vfio_iommu_type1"
+    else
+        # shellcheck disable=SC2046
+        h=$(hash modules "$ARCH" "$SRC_VER" "$HDR_VER" $(series))
+        sfx=-$ARCH
+    fi
     out=$CACHE/modules-$h
     if [ ! -e "$out/.complete" ]; then
         patched
-        # vfio-pci (K2, K3) from drivers/vfio/pci without the variant
-        # drivers, vfio_iommu_type1 (K5) from drivers/vfio.
         {
             sed '/\/$/d' "$SRC/drivers/vfio/pci/Makefile"
             echo "NOSTDINC_FLAGS += -I\$(src)/include"
-        } | build_moddir "$CACHE/obj-modules" "$SRC"/drivers/vfio/pci/*.[ch]
-        {
-            echo "obj-m += vfio_iommu_type1.o"
-            echo "NOSTDINC_FLAGS += -I\$(src)/include"
-        } | build_moddir "$CACHE/obj-type1" "$SRC"/drivers/vfio/vfio_iommu_type1.c "$SRC"/drivers/vfio/vfio.h
+        } | build_moddir "$CACHE/obj-modules$sfx" "$SRC"/drivers/vfio/pci/*.[ch]
+        if [ "$ARCH" = amd64 ]; then
+            {
+                echo "obj-m += vfio_iommu_type1.o"
+                echo "NOSTDINC_FLAGS += -I\$(src)/include"
+            } | build_moddir "$CACHE/obj-type1" "$SRC"/drivers/vfio/vfio_iommu_type1.c "$SRC"/drivers/vfio/vfio.h
+        fi
         rm -rf "$out.tmp"
         mkdir -p "$out.tmp/boot" "$out.tmp/usr/lib/modules"
-        ln "$STOCK/boot/vmlinuz-$KVER" "$out.tmp/boot/"
+        ln "$STOCK/boot/$KIMAGE-$KVER" "$out.tmp/boot/"
         cp -al "$STOCK/usr/lib/modules/$KVER" "$out.tmp/usr/lib/modules/"
-        for f in obj-modules/vfio-pci-core:pci/vfio-pci-core obj-modules/vfio-pci:pci/vfio-pci \
-                 obj-type1/vfio_iommu_type1:vfio_iommu_type1; do
-            obj=$CACHE/${f%%:*}
+        for f in $mods; do
+            obj=$CACHE/${f%%/*}$sfx/${f#*/}
+            obj=${obj%%:*}
             rel=usr/lib/modules/$KVER/kernel/drivers/vfio/${f#*:}.ko.xz
             [ -e "$out.tmp/$rel" ] || die "the stock image has no $rel"
             rm -f "$out.tmp/$rel"
-            strip --strip-debug -o "$obj.stripped.ko" "$obj.ko"
+            "${CROSS_PREFIX}strip" --strip-debug -o "$obj.stripped.ko" "$obj.ko"
             xz -c --check=crc32 "$obj.stripped.ko" >"$out.tmp/$rel"
         done
         echo "linux-source-6.12 $SRC_VER + $(series | wc -l) patches, modules for $KVER ($HDR_VER)" \
@@ -332,7 +422,9 @@ cmd_cached() {
     [ -e "$CACHE/image-$(image_hash)/.complete" ]
 }
 
-[ $# = 1 ] || usage
+{ [ $# -ge 1 ] && [ $# -le 2 ]; } || usage
+case $1 in modules|stock) ;; *) [ $# = 1 ] || usage ;; esac
+set_arch "${2:-amd64}"
 mkdir -p "$CACHE"
 # One kernel.sh at a time per cache: they share the patched tree.
 exec 9>"$CACHE/.lock"
