@@ -4,8 +4,9 @@
     check-kernel.py OUT
 
 OUT holds one directory per L1 run (ours-remap, ours-noremap,
-stock-noremap, testbed-stock, and with an image k1-keepsize,
-k1-named-qboot, k1-all, k1-none, stock-resize), each with run-l1.sh's devices, rc and stdout
+stock-noremap, testbed-stock, pseries-a, pseries-b, pseries-a-stock, and
+with an image k1-keepsize, k1-named-qboot, k1-all, k1-none,
+stock-resize), each with run-l1.sh's devices, rc and stdout
 (tests/kernel/l1-probe.sh: sections, vfio-kcheck JSON).  Runs that are
 absent are not judged.  Prints "ok - ..." / "not ok - ..." lines and
 "N passed, M failed"; exits non-zero when anything failed.
@@ -51,11 +52,14 @@ class Run:
                 elif cur:
                     self.sections[cur].append(line)
         self.bars, self.iomem = [], []
+        self.page = PAGE
         for line in self.sections.get("kcheck", []):
             if not line.startswith("{"):
                 continue
             obj = json.loads(line)
-            if "iomem" in obj:
+            if "page" in obj:
+                self.page = obj["page"]
+            elif "iomem" in obj:
                 self.iomem = obj["iomem"]
             else:
                 self.bars.append(obj)
@@ -113,11 +117,11 @@ def span_exclusive(run, bar, cap):
     return bad
 
 
-def expected_areas(bar):
+def expected_areas(bar, page=PAGE):
     """The BAR's pages outside the MSI-X table's pages."""
-    size = -(-bar["size"] // PAGE) * PAGE
-    t0 = bar["msix"]["offset"] // PAGE * PAGE
-    t1 = -(-(bar["msix"]["offset"] + bar["msix"]["size"]) // PAGE) * PAGE
+    size = -(-bar["size"] // page) * page
+    t0 = bar["msix"]["offset"] // page * page
+    t1 = -(-(bar["msix"]["offset"] + bar["msix"]["size"]) // page) * page
     areas = []
     if t0 > 0:
         areas.append([0, t0])
@@ -137,7 +141,11 @@ def check_msix(c, name, run, isolated):
     c.check(f"{name}: MSI-X BARs found (e1000e, nvme, xhci)", len(msix) >= 3, len(msix))
     for b in msix:
         what = f"{name}: {b['bdf']} BAR{b['bar']}"
-        if isolated:
+        if "MMAP" not in b["flags"]:
+            # The kernel maps no part of a BAR whose page is shared.
+            c.check(f"{what}: no MMAP, so no MSIX_MAPPABLE",
+                    not caps(b, CAP_MSIX_MAPPABLE), b["caps"])
+        elif isolated:
             c.check(f"{what}: MSIX_MAPPABLE, no sparse areas",
                     caps(b, CAP_MSIX_MAPPABLE) and not caps(b, CAP_SPARSE), b["caps"])
             c.check(f"{what}: the table's page maps", b["msix"]["mmap_table_page"] == "ok",
@@ -146,8 +154,9 @@ def check_msix(c, name, run, isolated):
             c.check(f"{what}: no MSIX_MAPPABLE", not caps(b, CAP_MSIX_MAPPABLE), b["caps"])
             sp = caps(b, CAP_SPARSE)
             got = [a[:2] for a in sp[0]["areas"]] if sp else None
+            want = expected_areas(b, run.page)
             c.check(f"{what}: sparse areas are the BAR less the table's pages",
-                    got == expected_areas(b), f"got {got}, want {expected_areas(b)}")
+                    got == want, f"got {got}, want {want}")
             c.check(f"{what}: every sparse area maps",
                     sp and all(a[2] == "ok" for a in sp[0]["areas"]), sp)
             c.check(f"{what}: an mmap of the table's page is refused (EPERM)",
@@ -158,17 +167,18 @@ def check_msix(c, name, run, isolated):
 
 def check_span(c, name, run, want=("sdhci", "i6300esb")):
     """K3: a span capability exactly on the mmap-able sub-page BARs."""
+    page = run.page
     for b in mem_bars(run):
         what = f"{name}: {b['bdf']} BAR{b['bar']} ({b['size']} bytes)"
         sp = caps(b, CAP_SPAN)
-        if b["size"] >= PAGE or "MMAP" not in b["flags"]:
+        if b["size"] >= page or "MMAP" not in b["flags"]:
             c.check(f"{what}: no span capability", not sp, sp)
             continue
         if not c.check(f"{what}: one span capability", len(sp) == 1, b["caps"]):
             continue
         s = sp[0]
         c.check(f"{what}: span is the page, offset the BAR's in it, exclusive",
-                s["span"] == PAGE and s["offset"] == b["phys"] % PAGE and s["span_flags"] & 1, s)
+                s["span"] == page and s["offset"] == b["phys"] % page and s["span_flags"] & 1, s)
         c.check(f"{what}: the span maps", s["mmap_span"] == "ok", s["mmap_span"])
         bad = span_exclusive(run, b, s)
         c.check(f"{what}: no other resource in the span (/proc/iomem)", not bad, bad)
@@ -309,6 +319,46 @@ def check_aligned(c, name, run, devs, sizes):
 
 
 SIZES = {"sdhci": 256, "i6300esb": 16, "pvpanic": 16}
+PSERIES_PAGE = 65536
+
+
+def check_pseries(c, runs):
+    """K2 and K3 on 64 KiB pages (sPAPR TCE): every BAR below 64 KiB is
+    sub-page there, the 16 KiB MSI-X BARs of e1000e, nvme and xhci too."""
+    for name in ("pseries-a", "pseries-b", "pseries-a-stock"):
+        r = runs.get(name)
+        if not r:
+            continue
+        c.check(f"{name}: the +deb12 powerpc64le-64k image, 64 KiB pages",
+                r.text("release").endswith("+deb12-powerpc64le-64k") and
+                r.text("machine") == "ppc64le" and r.page == PSERIES_PAGE,
+                (r.text("release"), r.text("machine"), r.page))
+        # K2: sPAPR isolates MSIs per PE; the table stays mappable as on
+        # the stock modules, and no sparse areas take the BAR away: on
+        # 64 KiB pages the table's page is the whole 16 KiB BAR.
+        check_msix(c, name, r, True)
+        for b in r.bars:
+            if "msix" in b and "MMAP" in b["flags"]:
+                c.check(f"{name}: {b['bdf']} BAR{b['bar']}: the whole MSI-X BAR maps",
+                        b.get("mmap_region") == "ok", b.get("mmap_region"))
+    r = runs.get("pseries-a")
+    if r:
+        check_span(c, "pseries-a", r, want=("sdhci", "i6300esb", "pvpanic", "testdev",
+                                            "nvme", "xhci", "eepro100"))
+        b = r.bar("e1000e", 3)
+        c.check("pseries-a: e1000e BAR3 (16 KiB, MSI-X) reports its span",
+                b and caps(b, CAP_SPAN), b and b["caps"])
+    r = runs.get("pseries-b")
+    if r:
+        # sdhci's 256 bytes share e1000e BAR3's page: neither is mappable.
+        for n, i in (("sdhci", 0), ("e1000e", 3)):
+            b = r.bar(n, i)
+            c.check(f"pseries-b: {n} BAR{i} shares its page: no MMAP, no span",
+                    b and "MMAP" not in b["flags"] and not caps(b, CAP_SPAN), b)
+        check_span(c, "pseries-b", r, want=("i6300esb", "pvpanic", "nvme", "xhci"))
+    r = runs.get("pseries-a-stock")
+    if r:
+        check_no_span(c, "pseries-a-stock", r)
 
 
 def main():
@@ -357,6 +407,7 @@ def main():
         check_msix(c, "testbed-stock", r, True)
         check_no_type1_stats(c, "testbed-stock", r)
         check_peer_bar(c, "testbed-stock", r, False)
+    check_pseries(c, runs)
     r = runs.get("k1-keepsize")
     if r:
         c.check("k1-keepsize: the kernel keeps the sizes while aligning",

@@ -1,9 +1,9 @@
 #!/bin/bash
-# check-kernel.sh - prove the kernel series (linux/) in the x86 test-bed L1.
+# check-kernel.sh - prove the kernel series (linux/) in the test-bed L1s.
 #
 #   tests/kernel/check-kernel.sh [--image|--no-image] [--out DIR]
 #
-# Boots x86 L1s (tests/testbed/run-l1.sh) and judges what
+# Boots x86 and pseries L1s (tests/testbed/run-l1.sh) and judges what
 # tests/kernel/vfio-kcheck reports inside them (check-kernel.py):
 #
 #   modules route (scripts/kernel.sh modules: K2 and K3 as vfio-pci modules
@@ -14,6 +14,16 @@
 #     testbed-stock    the test bed's default kernel (trixie), unchanged
 #   (each with two edu devices for K4's peer-BAR test), then our QEMU's
 #   vfio-type1-stats-test on our modules (K5 in x-query-vfio, info vfio)
+#   pseries route (scripts/kernel.sh modules ppc64el-64k: K2 and K3 as
+#   vfio-pci modules for Debian's 6.12.N+deb12 powerpc64le-64k image,
+#   64 KiB pages, sPAPR TCE; K4 and K5 are type1's and do not apply):
+#     pseries-a        our modules, every small BAR on its own 64 KiB page
+#     pseries-b        our modules, sdhci-pci shares e1000e BAR3's page
+#     pseries-a-stock  the same image's own modules
+#   then (with make cross-ppc64le's build-ppc64le) the ppc64le
+#   vfio-subpage-test's span cases in pseries-a on our modules, which
+#   must find the span stated by the kernel (VFIO_DIRECT_KERNEL_SPAN=1),
+#   and vfio-msix-test (with K2 the MSI-X BARs stay direct there)
 #   image route (scripts/kernel.sh image: K1 needs the PCI core, built in):
 #     k1-keepsize      our image, pci=resource_alignment=keepsize: for sdhci
 #                      and i6300esb: the kernel reassigns those two
@@ -50,22 +60,28 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$out"
 
-# The static checkers, built in the cache when their source changed.
+# The static checkers, built in the cache when their source changed
+# (vfio-kcheck for ppc64el too: type1 is x86's only).
 probes=$CACHE/probe/amd64
-mkdir -p "$probes"
-for p in vfio-kcheck vfio-type1-stats vfio-peer-bar; do
-    if [ ! -x "$probes/$p" ] || [ "$TOP/tests/kernel/$p.c" -nt "$probes/$p" ] ||
-       [ "$TOP/tests/kernel/type1-stats.h" -nt "$probes/$p" ]; then
-        gcc -static -O2 -Wall -Wextra -Werror -o "$probes/$p.tmp" "$TOP/tests/kernel/$p.c" ||
-            die "building $p failed"
-        mv "$probes/$p.tmp" "$probes/$p"
+pprobes=$CACHE/probe/ppc64el
+mkdir -p "$probes" "$pprobes"
+for p in vfio-kcheck vfio-type1-stats vfio-peer-bar ppc64el:vfio-kcheck; do
+    dir=$probes cc=gcc
+    case $p in ppc64el:*) p=${p#*:} dir=$pprobes cc=powerpc64le-linux-gnu-gcc ;; esac
+    if [ ! -x "$dir/$p" ] || [ "$TOP/tests/kernel/$p.c" -nt "$dir/$p" ] ||
+       [ "$TOP/tests/kernel/type1-stats.h" -nt "$dir/$p" ]; then
+        "$cc" -static -O2 -Wall -Wextra -Werror -o "$dir/$p.tmp" "$TOP/tests/kernel/$p.c" ||
+            die "building $p with $cc failed"
+        mv "$dir/$p.tmp" "$dir/$p"
     fi
 done
 
 t0=$SECONDS
 modules=$("$TOP/scripts/kernel.sh" modules)
 stock=$("$TOP/scripts/kernel.sh" stock)
-note "modules route ready in $((SECONDS - t0)) s: $modules"
+pmodules=$("$TOP/scripts/kernel.sh" modules ppc64el-64k)
+pstock=$("$TOP/scripts/kernel.sh" stock ppc64el-64k)
+note "modules route ready in $((SECONDS - t0)) s: $modules, $pmodules"
 kimage=
 case $image in
 yes) kimage=$("$TOP/scripts/kernel.sh" image) ;;
@@ -76,19 +92,26 @@ qboot=/usr/share/qemu/qboot.rom
 align_two='pci=resource_alignment=keepsize:pci:1b36:0007;keepsize:pci:8086:25ab'
 rc=0
 # shellcheck disable=SC2317  # called by l1_retry
-# boot OPTIONS... DIR: one L1 boot into DIR (l1_retry makes DIR afresh;
-# the log keeps every attempt, so that a test-bed fault can be read).
+# boot OPTIONS... DIR: one L1 boot of $MACHINE (default x86) into DIR
+# (l1_retry makes DIR afresh; the log keeps every attempt, so that a
+# test-bed fault can be read).
 boot() {
-    local dir=${*: -1}
-    cp "$probes/vfio-kcheck" "$probes/vfio-type1-stats" "$probes/vfio-peer-bar" "$dir/"
+    local dir=${*: -1} machine=${MACHINE:-x86}
+    if [ "$machine" = x86 ]; then
+        cp "$probes/vfio-kcheck" "$probes/vfio-type1-stats" "$probes/vfio-peer-bar" "$dir/"
+    else
+        cp "$pprobes/vfio-kcheck" "$dir/"
+    fi
     "$TOP/tests/testbed/run-l1.sh" --quiet --out "$dir" \
-        --run "$TOP/tests/kernel/l1-probe.sh" "${@:1:$#-1}" x86 2>>"$dir/../$(basename "$dir").log"
+        --run "$TOP/tests/kernel/l1-probe.sh" "${@:1:$#-1}" "$machine" \
+        2>>"$dir/../$(basename "$dir").log"
 }
-# run NAME [run-l1.sh options]: the L1 run NAME into $out/NAME.
+# [MACHINE=pseries-a|pseries-b] run NAME [run-l1.sh options]: the L1 run
+# NAME into $out/NAME.
 run() {
     local name=$1 r=0
     shift
-    l1_retry x86 "$out/$name" boot "$@" || r=$?
+    l1_retry "${MACHINE:-x86}" "$out/$name" boot "$@" || r=$?
     note "$name: rc=$r, $(tail -n 1 "$out/$name.log" | sed 's/^run-l1.sh: //')"
     [ "$r" = 0 ] || { cat "$out/$name.log" >&2; rc=1; }
 }
@@ -112,6 +135,38 @@ if [ -x "$qtest" ]; then
     [ "$r" = 0 ] || { cat "$out/qtest-type1-stats.log" >&2; rc=1; }
 else
     note "no $qtest (make): the QEMU side of K5 is not run here"
+fi
+# pseries, 64 KiB pages: K2 keeps the MSI-X table mappable (the platform
+# isolates MSIs per PE), K3 states each sub-page BAR's exclusive page.
+MACHINE=pseries-a run pseries-a --kernel-tree "$pmodules"
+MACHINE=pseries-b run pseries-b --kernel-tree "$pmodules"
+MACHINE=pseries-a run pseries-a-stock --kernel-tree "$pstock"
+# Our ppc64le QEMU inside pseries-a uses the span and maps the MSI-X BARs
+# (make cross-ppc64le).
+cross=$TOP/build-ppc64le
+if [ -x "$cross/qemu-system-ppc64" ] && [ -s "$cross/SYSROOT" ] &&
+   [ -x "$cross/qemu/tests/qtest/vfio-subpage-test" ]; then
+    sysroot=$(cat "$cross/SYSROOT")
+    spans=vfio-subpage-test
+    for d in sdhci i6300esb pvpanic; do
+        spans="$spans,-p,/ppc64/vfio/subpage/$d/span"
+    done
+    r=0
+    VFIO_DIRECT_KERNEL_TREE=$pmodules "$TOP/tests/testbed/run-in-l1.sh" \
+        -e VFIO_DIRECT_KERNEL_SPAN=1 --share "sysroot=$sysroot" \
+        --append "iomem=relaxed vfio_direct.chroot=1 vfio_direct.sysroot=$sysroot" \
+        --timeout 1200 pseries-a -- /bin/sh -c '"$0" "$1" "$2/qemu-system-ppc64" "$2/qemu/tests/qtest" $3' \
+        "$TOP/tests/testbed/run-qtests.sh" pseries-a "$cross" "$spans vfio-msix-test" \
+        >"$out/qtest-pseries-span.log" 2>&1 || r=$?
+    grep -E '^(ok|not ok) ' "$out/qtest-pseries-span.log" | sed 's/^/qtest on our ppc64el modules: /' || true
+    note "vfio-subpage-test span cases and vfio-msix-test in pseries-a on our modules: rc=$r"
+    if [ "$r" != 0 ] || ! grep -q '^ok ' "$out/qtest-pseries-span.log" ||
+       grep -q '^not ok ' "$out/qtest-pseries-span.log"; then
+        cat "$out/qtest-pseries-span.log" >&2
+        rc=1
+    fi
+else
+    note "no $cross/qemu-system-ppc64 and its qtests (make cross-ppc64le): the QEMU side of K3 on pseries is not run here"
 fi
 if [ -n "$kimage" ]; then
     [ -r "$qboot" ] || die "no $qboot (qemu-system-data)"

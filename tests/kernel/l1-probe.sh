@@ -7,7 +7,8 @@
 # interrupt remapping and BAR alignment, and tests/kernel/vfio-kcheck's
 # JSON for every bound device (copied to /out by check-kernel.sh); then
 # tests/kernel/vfio-type1-stats on e1000e, with vfio_iommu_type1's
-# disable_hugepages off and on; with two edu devices (check-kernel.sh adds
+# disable_hugepages off and on (only where type1 is the IOMMU backend, not
+# on pseries); with two edu devices (check-kernel.sh adds
 # them), tests/kernel/vfio-peer-bar on them and nvme.
 # With vfio_direct.unsafe=1 on the kernel command line it first sets
 # allow_unsafe_interrupts (busybox insmod does not read module options
@@ -26,6 +27,8 @@ if [ "$(arg unsafe)" = 1 ]; then
 fi
 echo "=== release"
 uname -r
+echo "=== machine"
+uname -m
 echo "=== cmdline"
 cat /proc/cmdline
 echo "=== allow_unsafe_interrupts"
@@ -48,6 +51,8 @@ for d in $VFIO_DIRECT_DEVICES; do
     nvme=*) nvme=${d#*=} ;;
     esac
 done
+# sPAPR (pseries): no type1, so K4 and K5 have nothing to run on.
+[ -d /sys/module/vfio_iommu_type1 ] || exit 0
 hp=/sys/module/vfio_iommu_type1/parameters/disable_hugepages
 echo "=== thp"
 cat /sys/kernel/mm/transparent_hugepage/enabled

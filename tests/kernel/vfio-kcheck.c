@@ -4,8 +4,9 @@
  *
  *   vfio-kcheck BDF...
  *
- * Opens every BDF (bound to vfio-pci) through its group and a type1
- * container, all at once, and prints one JSON object per line:
+ * Opens every BDF (bound to vfio-pci) through its group and a container
+ * (type1, or sPAPR TCE v2 on pseries, where one group holds every device
+ * of a PHB), all at once, and prints one JSON object per line:
  *
  *   {"bdf":..,"bar":N,"size":..,"flags":[..],"caps":[..],
  *    "mmap_region":"ok"|errno name, "msix": {...}, "span": {...}}
@@ -15,6 +16,7 @@
  * MMAP_SPAN), the BAR's host address (sysfs), an mmap of the whole region
  * rounded up to the page, for the MSI-X BAR an mmap of
  * the table's first page, and for a span capability an mmap of the span.
+ * The first line is the host page size, {"page":N}.
  * Then, with every device still open (vfio-pci reserves the rest of a
  * sub-page BAR's page only while it is open), /proc/iomem as
  * {"iomem":[[start,end,depth,name],...]}.
@@ -49,6 +51,36 @@ struct vfio_region_info_cap_mmap_span {
 #endif
 
 static long page;
+
+/*
+ * The groups opened so far: on pseries the devices of a PHB share one
+ * group, which can be opened and put in a container only once.
+ */
+static struct {
+    char name[32];
+    int fd;
+} groups[64];
+static int nr_groups;
+
+/* Type1 v2 where the kernel has it, else sPAPR TCE v2 (pseries). */
+static int iommu_type(int container)
+{
+    if (ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1) {
+        return VFIO_TYPE1v2_IOMMU;
+    }
+    return VFIO_SPAPR_TCE_v2_IOMMU;
+}
+
+/* The open group @name, or -1. */
+static int group_opened(const char *name)
+{
+    for (int i = 0; i < nr_groups; i++) {
+        if (!strcmp(groups[i].name, name)) {
+            return groups[i].fd;
+        }
+    }
+    return -1;
+}
 
 static const char *errname(int e)
 {
@@ -89,6 +121,10 @@ static int open_device(const char *bdf)
     }
     link[n] = 0;
     g = strrchr(link, '/') + 1;
+    group = group_opened(g);
+    if (group >= 0) {
+        goto get_device;
+    }
     snprintf(path, sizeof(path), "/dev/vfio/%s", g);
     container = open("/dev/vfio/vfio", O_RDWR);
     group = open(path, O_RDWR);
@@ -100,11 +136,16 @@ static int open_device(const char *bdf)
     if (ioctl(group, VFIO_GROUP_GET_STATUS, &st) ||
         !(st.flags & VFIO_GROUP_FLAGS_VIABLE) ||
         ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
-        ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
-        fprintf(stderr, "vfio-kcheck: %s: group %s into a type1 container: %s\n",
+        ioctl(container, VFIO_SET_IOMMU, iommu_type(container))) {
+        fprintf(stderr, "vfio-kcheck: %s: group %s into a container: %s\n",
                 bdf, g, strerror(errno));
         return -1;
     }
+    if (nr_groups < (int)(sizeof(groups) / sizeof(groups[0]))) {
+        snprintf(groups[nr_groups].name, sizeof(groups[0].name), "%s", g);
+        groups[nr_groups++].fd = group;
+    }
+get_device:
     dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
     if (dev < 0) {
         fprintf(stderr, "vfio-kcheck: %s: GET_DEVICE_FD: %s\n", bdf,
@@ -282,6 +323,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: vfio-kcheck BDF...\n");
         return 2;
     }
+    printf("{\"page\":%ld}\n", page);
     for (int i = 1; i < argc; i++) {
         int dev = open_device(argv[i]);
 
