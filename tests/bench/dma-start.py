@@ -25,14 +25,13 @@ Backings: anon (-m), thp (anon with THP "always" in the L1) and hugetlbfs
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "testbed"))
-import qmp  # noqa: E402  (tests/testbed/qmp.py)
+                                "..", "pylib"))
+import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 TRACE = "/sys/kernel/tracing"
 MAP, UNMAP = 0x3B71, 0x3B72     # VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA
@@ -120,55 +119,24 @@ def ioctls():
     return calls
 
 
-def connect(path, deadline):
-    while True:
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(path)
-            break
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.02)
-    f = s.makefile("rw")
-    qmp.greet(f)
-    return f
-
-
-def vmlck(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmLck:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def run(qemu, host, size, backing, extra):
-    sock = "/tmp/dma-start.%d.sock" % os.getpid()
     mem = ["-m", size]
     if backing == "hugetlbfs":
         mem += ["-object", "memory-backend-memfd,id=ram0,size=%s,hugetlb=on,"
                 "hugetlbsize=2097152" % size, "-machine", "memory-backend=ram0"]
-    args = [qemu, "-M", "q35", "-accel", "tcg", "-S", "-display", "none",
-            "-nodefaults", "-qmp", "unix:%s,server=on,wait=off" % sock,
+    args = ["-M", "q35", "-accel", "tcg", "-S", "-display", "none",
+            "-nodefaults",
             "-device", "vfio-pci,host=%s,id=dev0%s" % (host, extra)] + mem
     write(TRACE + "/trace", "")
     t0 = time.time()
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    vm = qemutest.Qemu(qemu, args, timeout=600, prefix="dma-start.")
     try:
-        f = connect(sock, t0 + 600)
         ready = time.time() - t0
-        locked = vmlck(proc.pid)
-        rsp = qmp.execute(f, "x-query-vfio")
+        locked = qemutest.vmlck(vm.pid)
+        rsp = vm.qmp_rsp("x-query-vfio")
         ours = rsp["return"][0].get("dma") if "return" in rsp else None
-        qmp.execute(f, "quit")
     finally:
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    if os.path.exists(sock):
-        os.unlink(sock)
+        vm.quit(timeout=60)
     calls = ioctls()
     maps = [c for c in calls if c[0] == MAP and c[2] == 0]
     return {
@@ -181,7 +149,7 @@ def run(qemu, host, size, backing, extra):
         "unmap_s": sum(c[3] for c in calls if c[0] == UNMAP),
         "vmlck": locked,
         "ours": ours,
-        "stderr": proc.stderr.read().strip().splitlines()[-3:],
+        "stderr": vm.stderr().strip().splitlines()[-3:],
     }
 
 
@@ -193,9 +161,7 @@ def main():
                     help="runs per build; the fastest to ready counts")
     ap.add_argument("builds", nargs="+", help="NAME=QEMU[,PROPS]")
     a = ap.parse_args()
-    devs = dict(d.split("=", 1)
-                for d in os.environ.get("VFIO_DIRECT_DEVICES", "").split())
-    host = devs.get("sdhci")
+    host = qemutest.devices().get("sdhci")
     if not host:
         sys.exit("dma-start.py: no sdhci-pci bound to vfio-pci")
     kprobes_on()

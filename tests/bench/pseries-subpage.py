@@ -31,16 +31,14 @@ The lines count accesses (a store and a load each iteration).
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "testbed"))
-import qmp  # noqa: E402  (tests/testbed/qmp.py)
+                                "..", "pylib"))
+import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 PSERIES = ("pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,"
            "cap-ccf-assist=off")
@@ -54,71 +52,48 @@ class L2:
 
     def __init__(self, binary, kernel, initrd, append, devices, names,
                  timeout):
-        self.tmp = tempfile.mkdtemp(prefix="pseries-subpage.")
-        path = os.path.join(self.tmp, "qmp")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(1)
-        listener.settimeout(60)
-        args = [binary, "-accel", "kvm", "-M", PSERIES, "-m", "512M",
+        self.trace = os.path.join(tempfile.mkdtemp(prefix="pseries-subpage."),
+                                  "trace")
+        args = ["-accel", "kvm", "-M", PSERIES, "-m", "512M",
                 "-smp", "1", "-nodefaults", "-display", "none",
                 "-serial", "stdio",
-                "-chardev", "socket,path=%s,id=qmp" % path,
-                "-mon", "chardev=qmp,mode=control",
                 "-kernel", kernel, "-initrd", initrd, "-append", append,
-                "-trace", "kvm_run_exit", "-D", os.path.join(self.tmp, "trace")]
+                "-trace", "kvm_run_exit", "-D", self.trace]
         for n in names:
             args += ["-device", "vfio-pci,host=%s,id=%s" % (devices[n], n)]
         self.target = names[0]
-        self.deadline = time.time() + timeout
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     errors="replace")
-        try:
-            self.qmp = listener.accept()[0].makefile("rw")
-        finally:
-            listener.close()
-        qmp.greet(self.qmp)
-
-    def command(self, name, **args):
-        return qmp.execute(self.qmp, name, **args).get("return")
+        self.deadline = time.monotonic() + timeout
+        self.vm = qemutest.Qemu(binary, args, console=True,
+                                prefix="pseries-subpage.")
 
     def line(self):
         """The next console line, or None at the end or the deadline."""
-        while time.time() < self.deadline:
-            ln = self.proc.stdout.readline()
-            if not ln:
+        while True:
+            ln, _ = self.vm.line(self.deadline)
+            if ln is None:
                 return None
             ln = ln.strip()
             if ln:
                 return ln
-        return None
 
     def mmio_exits(self):
         """KVM_EXIT_MMIO exits so far: QEMU's kvm_run_exit trace events
         with reason 6 (KVM-HV's own mmio_exits statistic stays 0)."""
-        with open(os.path.join(self.tmp, "trace")) as f:
+        with open(self.trace) as f:
             return sum(1 for ln in f if "kvm_run_exit" in ln and
                        ln.rstrip().endswith("reason 6"))
 
     def target_bar0(self):
         """x-query-vfio's BAR0 of the benched device (ours only), or None."""
-        for dev in self.command("x-query-vfio") or []:
-            if dev.get("id") == self.target:
-                return [b for b in dev["bars"] if b["index"] == 0][0]
-        return None
+        rsp = self.vm.qmp_rsp("x-query-vfio")
+        return qemutest.vfio_bar(rsp.get("return"), self.target, 0)[1]
 
     def trapped_reads(self):
         bar = self.target_bar0()
         return None if bar is None else bar["trapped-reads"]
 
     def stop(self):
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.vm.wait(30)
 
 
 def run_build(name, binary, opts, devices):
@@ -175,7 +150,7 @@ def run_build(name, binary, opts, devices):
               (name, n, start, size, start & ~(PAGE - 1)))
     if len(loops) != opts.rounds:
         print("# %s: no result; last console lines:" % name)
-        for ln in log[-15:]:
+        for ln in log[-15:] + l2.vm.stderr().splitlines()[-5:]:
             print("#   %s" % ln)
         return None
     pages = {start & ~(PAGE - 1) for start, _ in bars.values()}
@@ -203,8 +178,7 @@ def main():
                     help="sdhci's register 0x40 (packed BARs), or nvme's "
                          "doorbell on its MSI-X table's page")
     opts = ap.parse_args()
-    devices = dict(p.split("=", 1) for p in
-                   os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    devices = qemutest.devices()
     missing = [n for n in TARGETS[opts.target] if n not in devices]
     if missing:
         print("pseries-subpage: %s not bound to vfio-pci" % " ".join(missing))

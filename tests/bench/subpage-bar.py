@@ -38,15 +38,16 @@ build's options), which must give the base's layout and rate.
 """
 
 import argparse
-import json
 import os
 import re
-import select
 import socket
-import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pylib"))
+import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 KVM_EXIT_MMIO = 6
 NAMES = {"1b36:0007": "sdhci", "8086:25ab": "i6300esb", "1b36:0011": "pvpanic",
@@ -79,43 +80,14 @@ def die(msg):
     sys.exit(1)
 
 
-class Qmp:
-    def __init__(self, path, deadline):
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.f = self.sock.makefile("rw")
-        json.loads(self.f.readline())       # greeting
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r:
-                return r["return"]
-            if "error" in r:
-                raise RuntimeError("%s: %s" % (name, r["error"]["desc"]))
-
-
 class L2:
     """One L2 QEMU with our firmware; lines from its debug console."""
 
     def __init__(self, qemu, bios, scenario, devices, dev_opts, loads, trace,
                  tmp):
-        self.tmp = tmp
-        qmp_path = os.path.join(tmp, "qmp.sock")
         ser_path = os.path.join(tmp, "serial.sock")
         self.trace_path = os.path.join(tmp, "trace.log")
-        args = [qemu, "-M", "pc", "-accel", "kvm", "-m", "16M", "-smp", "1",
+        args = ["-M", "pc", "-accel", "kvm", "-m", "16M", "-smp", "1",
                 "-nodefaults", "-display", "none", "-vga", "none",
                 "-no-user-config", "-bios", bios,
                 "-global", "kvm-apic.vapic=false",
@@ -123,7 +95,6 @@ class L2:
                 "-device", "isa-debugcon,chardev=dbg,iobase=0x402",
                 "-chardev", "socket,id=ser,path=%s,server=on,wait=off" % ser_path,
                 "-serial", "chardev:ser",
-                "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
                 "-fw_cfg", "name=opt/vfio-direct/loads,string=%d" % loads,
                 "-fw_cfg", "name=opt/vfio-direct/target,string=%s"
                 % scenario["target"][3]]
@@ -135,31 +106,22 @@ class L2:
             args += ["-device", opts]
         if trace:
             args += ["-trace", "enable=kvm_run_exit,file=%s" % self.trace_path]
-        self.stderr = open(os.path.join(tmp, "stderr"), "w+")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE,
-                                     stderr=self.stderr)
-        self.buf = b""
-        deadline = time.monotonic() + 60
-        self.qmp = Qmp(qmp_path, deadline)
+        try:
+            self.vm = qemutest.Qemu(qemu, args, console=True,
+                                    prefix="subpage-bar-")
+        except qemutest.QMPError as e:
+            die(str(e))
         self.ser = socket.socket(socket.AF_UNIX)
         self.ser.connect(ser_path)
 
     def line(self, timeout=600):
         """Next debug-console line and the monotonic time it arrived."""
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                self.fail("timeout waiting for the firmware")
-            data = os.read(fd, 4096)
-            if not data:
-                self.fail("L2 QEMU ended (exit %s)" % self.proc.wait())
-            self.buf += data
-        t = time.monotonic()
-        ln, self.buf = self.buf.split(b"\n", 1)
-        return ln.decode(errors="replace"), t
+        ln, t = self.vm.line(time.monotonic() + timeout)
+        if ln is None:
+            self.fail("timeout waiting for the firmware"
+                      if self.vm.proc.poll() is None else
+                      "L2 QEMU ended (exit %s)" % self.vm.proc.poll())
+        return ln, t
 
     def expect(self, prefix, timeout=600):
         while True:
@@ -175,40 +137,16 @@ class L2:
 
     def fail(self, msg):
         self.stop()
-        self.stderr.seek(0)
-        die("%s\n%s" % (msg, self.stderr.read()[-3000:]))
+        die("%s\n%s" % (msg, self.vm.stderr()[-3000:]))
 
     def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.qmp.cmd("quit")
-            except Exception:
-                pass
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.vm.quit(20)
 
 
-def kvm_stats(qmp):
-    out = {}
-    for entry in qmp.cmd("query-stats", target="vcpu",
-                         providers=[{"provider": "kvm"}]):
-        for s in entry["stats"]:
-            if isinstance(s["value"], int):
-                out[s["name"]] = out.get(s["name"], 0) + s["value"]
-    return out
-
-
-def target_trapped_reads(qmp, target):
-    name, nr = target[0], target[1]
-    for dev in qmp.cmd("x-query-vfio"):
-        if dev.get("id") == name:
-            for bar in dev["bars"]:
-                if bar["index"] == nr:
-                    return bar["trapped-reads"], bar["subpage"]
-    return None, None
+def target_trapped_reads(vm, target):
+    _, bar = qemutest.vfio_bar(vm.qmp("x-query-vfio"), target[0], target[1])
+    return (None, None) if bar is None else (bar["trapped-reads"],
+                                             bar["subpage"])
 
 
 def run_one(label, qemu, dev_opts, args, devices):
@@ -246,7 +184,7 @@ def run_one(label, qemu, dev_opts, args, devices):
         time.sleep(1)
     r["tsc_hz"] = (tsc[1][0] - tsc[0][0]) / (tsc[1][1] - tsc[0][1])
 
-    has_query = "x-query-vfio" in [c["name"] for c in vm.qmp.cmd("query-commands")]
+    has_query = "x-query-vfio" in [c["name"] for c in vm.vm.qmp("query-commands")]
     # Round 0: the requested N loads, the same for every build.  Then the
     # timed rounds, each at least --min-time long on this build (a direct
     # BAR does N loads in milliseconds, too short to time reliably).
@@ -258,12 +196,12 @@ def run_one(label, qemu, dev_opts, args, devices):
             loads = min(max(args.loads, int(rate0 * args.min_time)), 2**31)
             vm.send("l%d\n" % loads)
             vm.expect("loads ")
-        s0 = kvm_stats(vm.qmp)
-        q0, _ = (target_trapped_reads(vm.qmp, target) if has_query
+        s0 = vm.vm.vcpu_stats()
+        q0, _ = (target_trapped_reads(vm.vm, target) if has_query
                  else (None, None))
         t0 = vm.send("g")
         ln, t1 = vm.expect("end ")
-        s1 = kvm_stats(vm.qmp)
+        s1 = vm.vm.vcpu_stats()
         m = re.match(r"end loads (\d+) cycles 0x(\w+) reg 0x(\w+)", ln)
         one = {"loads": int(m.group(1)), "cycles": int(m.group(2), 16),
                "wall": t1 - t0}
@@ -271,7 +209,7 @@ def run_one(label, qemu, dev_opts, args, devices):
                         ("io", "io_exits")):
             one[k] = s1.get(stat, 0) - s0.get(stat, 0)
         if has_query:
-            q1, r["subpage"] = target_trapped_reads(vm.qmp, target)
+            q1, r["subpage"] = target_trapped_reads(vm.vm, target)
             one["trapped"] = q1 - q0
         one["rate"] = one["loads"] / (one["cycles"] / r["tsc_hz"])
         one["rate_wall"] = one["loads"] / one["wall"]
@@ -357,8 +295,7 @@ def main():
     args = ap.parse_args()
 
     scenario = SCENARIOS[args.scenario]
-    devices = dict(p.split("=", 1)
-                   for p in os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    devices = qemutest.devices()
     for name in scenario["slots"]:
         if name not in devices:
             die("device %s not bound to vfio-pci (VFIO_DIRECT_DEVICES=%r)"

@@ -48,7 +48,7 @@ def run(binary, accel, device, guests):
             "vfio-pci,host=%s,id=nic,addr=02.0" % device]
     machine = cp.PSERIES + ",x-vof=on"
     t0 = time.time()
-    qemu = cp.Qemu(binary, args, qtest=False, machine=machine, accel=accel)
+    qemu = cp.launch(binary, args, qtest=False, machine=machine, accel=accel)
     try:
         deadline = time.time() + 1800
         words = cp.read_mailbox(qemu, 64)
@@ -57,8 +57,8 @@ def run(binary, accel, device, guests):
             words = cp.read_mailbox(qemu, 64)
         wall = time.time() - t0
         try:
-            tce = qemu.command("x-query-vfio")[0]["dma"].get("tce")
-        except cp.Failure:
+            tce = qemu.qmp("x-query-vfio")[0]["dma"].get("tce")
+        except cp.qemutest.QMPError:
             tce = None      # the base has no x-query-vfio
     finally:
         qemu.quit()
@@ -88,8 +88,7 @@ def main():
     ap.add_argument("--accel", default="tcg", choices=("tcg", "kvm"))
     opts = ap.parse_args()
     cp.LABEL = "tce-bench"
-    devices = dict(p.split("=", 1) for p in
-                   os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    devices = cp.qemutest.devices()
     if "e1000e" not in devices:
         print("tce-bench: e1000e is not bound to vfio-pci in this L1")
         return 1

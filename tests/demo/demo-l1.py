@@ -34,16 +34,14 @@ import argparse
 import json
 import os
 import re
-import select
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "testbed"))
-import qmp  # noqa: E402  (tests/testbed/qmp.py)
+                                "..", "pylib"))
+import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 DEVICES = ("sdhci", "i6300esb", "pvpanic", "e1000e", "nvme")
 PAGE = 4096
@@ -101,20 +99,12 @@ def trace_collect():
 
 class L2:
     def __init__(self, qemu, args, devices, tmp):
-        self.tmp = tmp
-        qmp_path = os.path.join(tmp, "qmp")
         self.strace_path = os.path.join(tmp, "strace")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(qmp_path)
-        listener.listen(1)
-        listener.settimeout(120)
         append = ("console=ttyS0 iomem=relaxed quiet panic=-1 l2.mode=demo "
                   "l2.loads=%d" % args.loads)
-        cmd = [qemu, "-M", "q35", "-accel", "kvm", "-cpu", "host",
+        cmd = ["-M", "q35", "-accel", "kvm", "-cpu", "host",
                "-m", "512M", "-smp", "1", "-nodefaults", "-display", "none",
                "-no-user-config", "-serial", "stdio",
-               "-chardev", "socket,path=%s,id=qmp" % qmp_path,
-               "-mon", "chardev=qmp,mode=control",
                "-kernel", os.path.join(args.l2, "vmlinuz"),
                "-initrd", os.path.join(args.l2, "initrd.cpio.gz"),
                "-append", append]
@@ -126,22 +116,16 @@ class L2:
         # QEMU's main thread only (no -f): the memory listener's DMA
         # mappings, without stopping on the vCPU's every KVM_RUN (with
         # -f the base's L2 did not boot within 300 s on a loaded host)
-        cmd = ["strace", "-qq", "-T", "-e", "trace=ioctl", "-e",
-               "signal=none", "-o", self.strace_path] + cmd
+        strace = ["strace", "-qq", "-T", "-e", "trace=ioctl", "-e",
+                  "signal=none", "-o", self.strace_path]
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE,
-                                     stderr=open(os.path.join(tmp, "stderr"), "w"))
-        try:
-            self.qmp = listener.accept()[0].makefile("rw")
-        finally:
-            listener.close()
-        qmp.greet(self.qmp)
-        self.buf = b""
-        self.console = []
+        self.vm = qemutest.Qemu(qemu, cmd, wrapper=strace, console=True,
+                                timeout=120, prefix="demo-")
+        self.proc = self.vm.proc
+        self.console = self.vm.console
 
     def cmd(self, name, **args):
-        r = qmp.execute(self.qmp, name, **args)
+        r = self.vm.qmp_rsp(name, **args)
         return r.get("return"), r.get("error")
 
     def hmp(self, line):
@@ -149,43 +133,17 @@ class L2:
         return r or ""
 
     def line(self, deadline):
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            data = os.read(fd, 4096)
-            if not data:
-                return None
-            self.buf += data
-        ln, self.buf = self.buf.split(b"\n", 1)
-        ln = ln.decode(errors="replace").strip()
-        self.console.append(ln)
-        return ln
+        ln, _ = self.vm.line(deadline)
+        return None if ln is None else ln.strip()
 
     def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.cmd("quit")
-            except Exception:
-                pass
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.vm.quit(30)
         # strace's tracee may outlive strace's own exit for a moment
         time.sleep(0.5)
 
 
 def kvm_stat(l2, name):
-    r, _ = l2.cmd("query-stats", target="vcpu", providers=[{"provider": "kvm"}])
-    total = 0
-    for entry in r or []:
-        for s in entry["stats"]:
-            if s["name"] == name and isinstance(s["value"], int):
-                total += s["value"]
-    return total
+    return l2.vm.vcpu_stats().get(name, 0)
 
 
 FLAT_RE = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio (-?\d+), ([^)]+)\): (.*)$")
@@ -291,18 +249,6 @@ def qemu_pid(strace_pid):
         return None
 
 
-def vmlck(pid):
-    """Bytes of locked (pinned) memory of @pid: type1 accounts what it
-    pins for DMA there."""
-    try:
-        for ln in open("/proc/%d/status" % pid):
-            if ln.startswith("VmLck:"):
-                return int(ln.split()[1]) * 1024
-    except (OSError, TypeError):
-        pass
-    return None
-
-
 def run_one(name, qemu, args, devices):
     progress("%s: starting the L2 (%s)" % (name, qemu))
     tmp = tempfile.mkdtemp(prefix="demo-%s." % name)
@@ -321,7 +267,7 @@ def run_one(name, qemu, args, devices):
             if w[0] in ("L2-INIT", "L2-PROBED", "L2-DONE"):
                 r["marks"][w[0]] = round(time.monotonic() - l2.t0, 2)
                 if w[0] == "L2-PROBED":
-                    r["pinned_at_ready"] = vmlck(qemu_pid(l2.proc.pid))
+                    r["pinned_at_ready"] = qemutest.vmlck(qemu_pid(l2.proc.pid))
                 progress("%s: %s after %.0f s" % (name, w[0], r["marks"][w[0]]))
             if w[0].startswith("L2-") or w[0] == "TOUCH":
                 r["l2"].append(ln)
@@ -391,8 +337,7 @@ def main():
     ap.add_argument("--firmware", choices=("qboot", "seabios"), default="qboot")
     ap.add_argument("builds", nargs="+", help="NAME=QEMU")
     args = ap.parse_args()
-    devices = dict(p.split("=", 1) for p in
-                   os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    devices = qemutest.devices()
     missing = [n for n in DEVICES if n not in devices]
     if missing:
         print("demo-l1: %s not bound to vfio-pci in the L1" % " ".join(missing))

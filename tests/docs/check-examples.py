@@ -39,15 +39,15 @@ import json
 import os
 import re
 import shlex
-import socket
+import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "testbed"))
-import qmp  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pylib"))
+import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 HOST_ERROR = "no such host device"
 
@@ -199,26 +199,19 @@ def run_testbed(cmd, checks, build, timeout=120, settle=60):
     if "-monitor" in args:
         i = args.index("-monitor")
         del args[i:i + 2]
-    tmp = tempfile.mkdtemp()
-    sock_path = os.path.join(tmp, "qmp")
-    args += ["-qmp", "unix:%s,server=on,wait=off" % sock_path]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, env=build_env(build),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    env = build_env(build)
+    deadline = time.time() + timeout
+    try:
+        vm = qemutest.Qemu(shutil.which(args[0], path=env["PATH"]) or args[0],
+                           args[1:], env=env, timeout=timeout,
+                           prefix="check-examples.")
+    except qemutest.QMPError as e:
+        return None, str(e)
     out = {}
     try:
-        deadline = time.time() + timeout
-        while not os.path.exists(sock_path):
-            if proc.poll() is not None or time.time() > deadline:
-                return None, proc.stdout.read()
-            time.sleep(0.2)
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock_path)
-        f = s.makefile("rw")
-        qmp.greet(f)
         # Wait for the firmware to place every memory BAR of the device.
         while True:
-            info = qmp.execute(f, "x-query-vfio")["return"]
+            info = vm.qmp("x-query-vfio")
             bars = [b for d in info for b in d["bars"] if b["type"] != "io"]
             if bars and all("address" in b for b in bars):
                 break
@@ -229,23 +222,20 @@ def run_testbed(cmd, checks, build, timeout=120, settle=60):
         for req, good in checks:
             while True:
                 if isinstance(req, dict):
-                    answer = qmp.execute(f, req["execute"],
-                                         **req.get("arguments", {}))
+                    answer = vm.qmp_rsp(req["execute"],
+                                        **req.get("arguments", {}))
                 else:
-                    r = qmp.execute(f, "human-monitor-command",
-                                    **{"command-line": req})
+                    r = vm.qmp_rsp("human-monitor-command",
+                                   **{"command-line": req})
                     text = r.get("return", str(r)).replace("\r", "")
                     answer = text.rstrip("\n").split("\n")
                 if good(answer) or time.time() > end:
                     break
                 time.sleep(2)
             out[json.dumps(req)] = answer
-        qmp.execute(f, "quit")
     finally:
-        if proc.poll() is None:
-            time.sleep(1)
-            proc.kill()
-        proc.wait()
+        vm.quit(timeout=1)
+        vm.cleanup()
     return out, ""
 
 

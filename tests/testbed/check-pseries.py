@@ -57,15 +57,16 @@ import argparse
 import ctypes
 import mmap
 import os
-import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
-import qmp
 import tce_ioctls
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pylib"))
+import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 # x-query-vfio's reasons for the pages of emulated MSI-X structures
 MSIX_REASONS = ("msix-table", "msix-pba")
@@ -114,116 +115,50 @@ def check(cond, why):
         raise Failure(why)
 
 
-class Qemu:
-    """One qemu-system-ppc64 with QMP: in qtest mode, or running a guest
-    under @accel (qtest=False, @machine options), wrapped by @wrapper."""
+def launch(binary, args, qtest=True, machine=PSERIES, wrapper=(), accel="tcg"):
+    """One qemu-system-ppc64: in qtest mode, or running a guest under
+    @accel (qtest=False, @machine options), wrapped by @wrapper."""
+    base = ["-display", "none", "-nodefaults", "-M", machine, "-m", "256M"]
+    try:
+        return qemutest.Qemu(binary, ([] if qtest else ["-accel", accel]) +
+                             base + args, qtest=qtest, wrapper=wrapper,
+                             prefix="check-pseries.")
+    except qemutest.QMPError as e:
+        raise Failure(str(e))
 
-    def __init__(self, binary, args, qtest=True, machine=PSERIES,
-                 wrapper=(), accel="tcg"):
-        self.tmp = tempfile.mkdtemp(prefix="check-pseries.")
-        qtest_path = os.path.join(self.tmp, "qtest")
-        qmp_path = os.path.join(self.tmp, "qmp")
-        self.stderr_path = os.path.join(self.tmp, "stderr")
-        paths = (qtest_path, qmp_path) if qtest else (qmp_path,)
-        cmd = list(wrapper) + [binary]
-        if qtest:
-            cmd += ["-qtest", "unix:" + qtest_path, "-accel", "qtest"]
-        else:
-            cmd += ["-accel", accel]
-        cmd += ["-chardev", "socket,path=%s,id=qmp" % qmp_path,
-                "-mon", "chardev=qmp,mode=control", "-display", "none",
-                "-nodefaults", "-M", machine, "-m", "256M"] + args
-        listeners = []
-        for path in paths:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.bind(path)
-            s.listen(1)
-            s.settimeout(60)
-            listeners.append(s)
-        with open(self.stderr_path, "w") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            conns = [s.accept()[0].makefile("rw") for s in listeners]
-        except socket.timeout:
-            self.proc.kill()
-            raise Failure("QEMU did not connect: %s" % self.stderr().strip())
-        finally:
-            for s in listeners:
-                s.close()
-        self.qmp = conns[-1]
-        self.qtest = conns[0] if qtest else None
-        qmp.greet(self.qmp)
 
-    def stderr(self):
-        with open(self.stderr_path) as f:
-            return f.read()
+# MMIO of little-endian PCI registers: the target is big endian.
+def mmio_readl(qemu, bus_addr):
+    val = qemu.readl(bus_addr + MEM_CPU_OFFSET)
+    return struct.unpack("<I", struct.pack(">I", val))[0]
 
-    def command(self, name, **args):
-        rsp = qmp.execute(self.qmp, name, **args)
-        if "error" in rsp:
-            raise Failure("%s: %s" % (name, rsp["error"]["desc"]))
-        return rsp["return"]
 
-    def qtest_cmd(self, line):
-        self.qtest.write(line + "\n")
-        self.qtest.flush()
-        while True:
-            rsp = self.qtest.readline().split()
-            if not rsp:
-                raise Failure("qtest '%s': QEMU went away: %s" %
-                              (line, self.stderr().strip()))
-            if rsp[0] == "OK":
-                return rsp[1:]
-            if rsp[0] == "FAIL":
-                raise Failure("qtest '%s' failed: %s" % (line, rsp))
+def mmio_writel(qemu, bus_addr, val):
+    val = struct.unpack(">I", struct.pack("<I", val))[0]
+    qemu.writel(bus_addr + MEM_CPU_OFFSET, val)
 
-    def writel(self, addr, val):
-        self.qtest_cmd("writel 0x%x 0x%x" % (addr, val))
 
-    def readl(self, addr):
-        return int(self.qtest_cmd("readl 0x%x" % addr)[0], 16)
+# PCI config space through RTAS, as the guest's firmware would; the
+# argument and return buffers sit in guest RAM (big endian words).
+def rtas(qemu, name, args, nret):
+    for i, a in enumerate(args):
+        qemu.writel(RTAS_ARGS + 4 * i, a)
+    qemu.qtest("rtas %s %d 0x%x %d 0x%x" %
+               (name, len(args), RTAS_ARGS, nret, RTAS_RETS))
+    rets = [qemu.readl(RTAS_RETS + 4 * i) for i in range(nret)]
+    check(rets[0] == 0, "rtas %s %s: status %d" % (name, args, rets[0]))
+    return rets
 
-    # MMIO of little-endian PCI registers: the target is big endian.
-    def mmio_readl(self, bus_addr):
-        val = self.readl(bus_addr + MEM_CPU_OFFSET)
-        return struct.unpack("<I", struct.pack(">I", val))[0]
 
-    def mmio_writel(self, bus_addr, val):
-        val = struct.unpack(">I", struct.pack("<I", val))[0]
-        self.writel(bus_addr + MEM_CPU_OFFSET, val)
+def config_write(qemu, slot, reg, size, val):
+    rtas(qemu, "ibm,write-pci-config",
+         [(slot << 11) | reg, BUID >> 32, BUID & 0xffffffff, size, val], 1)
 
-    # PCI config space through RTAS, as the guest's firmware would; the
-    # argument and return buffers sit in guest RAM (big endian words).
-    def rtas(self, name, args, nret):
-        for i, a in enumerate(args):
-            self.writel(RTAS_ARGS + 4 * i, a)
-        self.qtest_cmd("rtas %s %d 0x%x %d 0x%x" %
-                       (name, len(args), RTAS_ARGS, nret, RTAS_RETS))
-        rets = [self.readl(RTAS_RETS + 4 * i) for i in range(nret)]
-        check(rets[0] == 0, "rtas %s %s: status %d" % (name, args, rets[0]))
-        return rets
 
-    def config_write(self, slot, reg, size, val):
-        self.rtas("ibm,write-pci-config",
-                  [(slot << 11) | reg, BUID >> 32, BUID & 0xffffffff, size,
-                   val], 1)
-
-    def config_read(self, slot, reg, size):
-        return self.rtas("ibm,read-pci-config",
-                         [(slot << 11) | reg, BUID >> 32, BUID & 0xffffffff,
-                          size], 2)[1]
-
-    def quit(self):
-        try:
-            self.command("quit")
-        except (Failure, OSError, ValueError):
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def config_read(qemu, slot, reg, size):
+    return rtas(qemu, "ibm,read-pci-config",
+                [(slot << 11) | reg, BUID >> 32, BUID & 0xffffffff, size],
+                2)[1]
 
 
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -254,12 +189,10 @@ def sysfs_readl(bdf, bar, offset):
 
 
 def find_bar(info, dev_id, nr):
-    for dev in info:
-        if dev.get("id") == dev_id:
-            for bar in dev["bars"]:
-                if bar["index"] == nr:
-                    return dev, bar
-    raise Failure("x-query-vfio has no BAR %d of %s" % (nr, dev_id))
+    dev, bar = qemutest.vfio_bar(info, dev_id, nr)
+    if bar is None:
+        raise Failure("x-query-vfio has no BAR %d of %s" % (nr, dev_id))
+    return dev, bar
 
 
 def describe(bar):
@@ -276,7 +209,7 @@ def range_at(bar, offset):
 
 
 def trapped_reads(qemu, dev_id, nr):
-    return find_bar(qemu.command("x-query-vfio"), dev_id, nr)[1]["trapped-reads"]
+    return find_bar(qemu.qmp("x-query-vfio"), dev_id, nr)[1]["trapped-reads"]
 
 
 def check_ranges(bar):
@@ -302,14 +235,14 @@ def check_reasons_true(qemu, dev_id, nr, bar, bdf, hidden=None):
             continue
         reason = r.get("reason", r["kind"])
         before = trapped_reads(qemu, dev_id, nr)
-        qemu.mmio_readl(bar["address"] + off)
+        mmio_readl(qemu, bar["address"] + off)
         counted = trapped_reads(qemu, dev_id, nr) - before
         check(counted == (1 if reason in COUNTED else 0),
               "a read at +0x%x (%s) changed trapped-reads by %d" %
               (off, reason, counted))
         if reason in MSIX_REASONS + ("padding",):
             continue
-        got = qemu.mmio_readl(bar["address"] + off)
+        got = mmio_readl(qemu, bar["address"] + off)
         if reason == "device-fd" and hidden and hidden[0] <= off < sum(hidden):
             want = 0xffffffff
         else:
@@ -319,7 +252,7 @@ def check_reasons_true(qemu, dev_id, nr, bar, bdf, hidden=None):
 
 
 def check_msix_bar(qemu, devices, name, nr):
-    dev, bar = find_bar(qemu.command("x-query-vfio"), name, nr)
+    dev, bar = find_bar(qemu.qmp("x-query-vfio"), name, nr)
     msix = dev.get("msix")
     check(msix is not None, "%s reports no MSI-X" % name)
     check(bar["size"] == 0x4000, "BAR %d is 0x%x bytes, not 16 KiB" % (nr, bar["size"]))
@@ -336,7 +269,7 @@ def check_msix_bar(qemu, devices, name, nr):
     check(msix_bytes, "MSI-X is not in BAR %d" % nr)
     # pseries sets vfio-no-msix-emulation (guests program MSI-X through
     # RTAS): QEMU must not claim to emulate the structures there.
-    emulated = not qemu.command("qom-get", path="/machine",
+    emulated = not qemu.qmp("qom-get", path="/machine",
                                 property="vfio-no-msix-emulation")
     for what, (off, size) in msix_bytes.items():
         for b in (off, off + size - 1):
@@ -363,8 +296,8 @@ def check_msix_bar(qemu, devices, name, nr):
         reason = range_at(bar, data)
         host_before = sysfs_readl(bdf, nr, data)
         val = host_before ^ 0x5a5a0001
-        qemu.mmio_writel(bar["address"] + data, val)
-        got = qemu.mmio_readl(bar["address"] + data)
+        mmio_writel(qemu, bar["address"] + data, val)
+        got = mmio_readl(qemu, bar["address"] + data)
         host = sysfs_readl(bdf, nr, data)
         if reason in MSIX_REASONS:
             check(got == val, "the emulated MSI-X table lost the guest's write")
@@ -392,7 +325,7 @@ def check_page_rule(bar, page):
 
 
 def check_sdhci(qemu, devices, label):
-    dev, bar = find_bar(qemu.command("x-query-vfio"), "sdhci", 0)
+    dev, bar = find_bar(qemu.qmp("x-query-vfio"), "sdhci", 0)
     region = [r for r in dev["regions"] if r["index"] == 0][0]
     say("sdhci BAR0 (%s, region flags 0x%x): %s" %
         (bar["subpage"], region["flags"], describe(bar)))
@@ -429,7 +362,7 @@ NPAGES = 512
 
 
 def read_mailbox(qemu, nr=MAILBOX_WORDS):
-    out = qemu.command("human-monitor-command",
+    out = qemu.qmp("human-monitor-command",
                        **{"command-line": "xp /%dgx 0x%x" % (nr, MAILBOX)})
     words = [int(w, 16) for ln in out.splitlines() for w in ln.split(":")[1].split()]
     check(len(words) == nr, "xp printed %r" % out)
@@ -454,14 +387,14 @@ def check_tce(binary, devices, elf):
     tmp = tempfile.mkdtemp(prefix="check-tce.")
     trace = os.path.join(tmp, "trace")
     strace = os.path.join(tmp, "strace")
-    qemu = Qemu(binary, ["-kernel", elf, "-device",
-                         "vfio-pci,host=%s,id=nic" % devices["e1000e"],
-                         "-D", trace, "-trace", "vfio_iommu_map_notify",
-                         "-trace", "vfio_spapr_create_window",
-                         "-trace", "vfio_prereg_register"],
-                qtest=False, machine=PSERIES + ",x-vof=on",
-                wrapper=("strace", "-f", "-qq", "-e", "trace=ioctl",
-                         "-o", strace))
+    qemu = launch(binary, ["-kernel", elf, "-device",
+                          "vfio-pci,host=%s,id=nic" % devices["e1000e"],
+                          "-D", trace, "-trace", "vfio_iommu_map_notify",
+                          "-trace", "vfio_spapr_create_window",
+                          "-trace", "vfio_prereg_register"],
+                  qtest=False, machine=PSERIES + ",x-vof=on",
+                  wrapper=("strace", "-f", "-qq", "-e", "trace=ioctl",
+                           "-o", strace))
     try:
         deadline = time.time() + 300
         words = read_mailbox(qemu)
@@ -571,18 +504,18 @@ def check_tce_runs(binary, devices, elf):
     snapshots = os.path.join(tmp, "snapshots")
     recorder = tce_ioctls.Recorder()
     recorder.start()
-    qemu = Qemu(binary, ["-kernel", elf, "-m", "512M", "-device",
-                         "vfio-pci,host=%s,id=nic,addr=02.0" % devices["e1000e"],
-                         "-D", trace, "-trace", "vfio_direct_tce_*"],
-                qtest=False, machine=PSERIES + ",x-vof=on")
+    qemu = launch(binary, ["-kernel", elf, "-m", "512M", "-device",
+                          "vfio-pci,host=%s,id=nic,addr=02.0" % devices["e1000e"],
+                          "-D", trace, "-trace", "vfio_direct_tce_*"],
+                  qtest=False, machine=PSERIES + ",x-vof=on")
     try:
         deadline = time.time() + 600
         words = read_mailbox(qemu, 64)
         while words[63] != RUNS_DONE and time.time() < deadline:
             time.sleep(2)
             words = read_mailbox(qemu, 64)
-        info = qemu.command("x-query-vfio")[0]
-        qemu.command("pmemsave", val=RUNS_SNAPSHOTS,
+        info = qemu.qmp("x-query-vfio")[0]
+        qemu.qmp("pmemsave", val=RUNS_SNAPSHOTS,
                      size=RUNS_STEPS * RUNS_ENTRIES * 8, filename=snapshots)
     finally:
         qemu.quit()
@@ -663,13 +596,12 @@ def main():
             fn(*args)
             results.append(True)
             print("ok - %s %s" % (name, what))
-        except Failure as e:
+        except (Failure, qemutest.QMPError) as e:
             results.append(False)
             print("not ok - %s %s\n# | %s" % (name, what, e))
         sys.stdout.flush()
 
-    devices = dict(p.split("=", 1) for p in
-                   os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    devices = qemutest.devices()
     missing = [n for n in LAYOUT if n not in devices]
     if missing:
         print("not ok - %s devices bound # %s not bound to vfio-pci" %
@@ -681,7 +613,7 @@ def main():
                  (devices[n], n, slot)]
     t0 = time.time()
     try:
-        qemu = Qemu(opts.qemu, args)
+        qemu = launch(opts.qemu, args)
     except Failure as e:
         print("not ok - %s start\n# | %s" % (name, e))
         return 1
@@ -689,11 +621,11 @@ def main():
         def place():
             for n, (slot, bars) in LAYOUT.items():
                 for nr, (addr, is64) in bars.items():
-                    qemu.config_write(slot, 0x10 + 4 * nr, 4, addr)
+                    config_write(qemu, slot, 0x10 + 4 * nr, 4, addr)
                     if is64:
-                        qemu.config_write(slot, 0x14 + 4 * nr, 4, 0)
-                cmd = qemu.config_read(slot, PCI_COMMAND, 2)
-                qemu.config_write(slot, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY)
+                        config_write(qemu, slot, 0x14 + 4 * nr, 4, 0)
+                cmd = config_read(qemu, slot, PCI_COMMAND, 2)
+                config_write(qemu, slot, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY)
         report("place BARs through RTAS", place)
         report("sdhci BAR0 (256 B)", check_sdhci, qemu, devices, opts.label)
         for n, nr in MSIX_BARS:
