@@ -60,19 +60,24 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$out"
 
-# The static checkers, built in the cache when their source changed
-# (vfio-kcheck for ppc64el too: type1 is x86's only).
-probes=$CACHE/probe/amd64
-pprobes=$CACHE/probe/ppc64el
+# The static checkers (with the tests' host library), built in the cache
+# keyed by their sources (worktrees share the cache, and each must run
+# its own; vfio-kcheck for ppc64el too: type1 is x86's only).
+host_lib=$TOP/tests/qtest/vfio-host
+key=$(cat "$TOP"/tests/kernel/vfio-kcheck.c "$TOP"/tests/kernel/vfio-type1-stats.c \
+          "$TOP"/tests/kernel/vfio-peer-bar.c "$TOP"/tests/kernel/type1-stats.h \
+          "$host_lib.c" "$host_lib.h" | sha256sum | cut -c1-16)
+probes=$CACHE/probe/amd64/kernel-$key
+pprobes=$CACHE/probe/ppc64el/kernel-$key
 mkdir -p "$probes" "$pprobes"
 for p in vfio-kcheck vfio-type1-stats vfio-peer-bar ppc64el:vfio-kcheck; do
     dir=$probes cc=gcc
     case $p in ppc64el:*) p=${p#*:} dir=$pprobes cc=powerpc64le-linux-gnu-gcc ;; esac
-    if [ ! -x "$dir/$p" ] || [ "$TOP/tests/kernel/$p.c" -nt "$dir/$p" ] ||
-       [ "$TOP/tests/kernel/type1-stats.h" -nt "$dir/$p" ]; then
-        "$cc" -static -O2 -Wall -Wextra -Werror -o "$dir/$p.tmp" "$TOP/tests/kernel/$p.c" ||
+    if [ ! -x "$dir/$p" ]; then
+        "$cc" -static -O2 -Wall -Wextra -Werror -I"$TOP/tests/qtest" \
+            -o "$dir/$p.tmp.$$" "$TOP/tests/kernel/$p.c" "$host_lib.c" ||
             die "building $p with $cc failed"
-        mv "$dir/$p.tmp" "$dir/$p"
+        mv "$dir/$p.tmp.$$" "$dir/$p"
     fi
 done
 

@@ -26,8 +26,6 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <linux/vfio.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +34,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "vfio-host.h"
 
 /* The series' uAPI, for building against a header that predates it. */
 #ifndef VFIO_REGION_INFO_CAP_MMAP_SPAN
@@ -56,31 +55,8 @@ static long page;
  * The groups opened so far: on pseries the devices of a PHB share one
  * group, which can be opened and put in a container only once.
  */
-static struct {
-    char name[32];
-    int fd;
-} groups[64];
+static VFIOHostGroup groups[64];
 static int nr_groups;
-
-/* Type1 v2 where the kernel has it, else sPAPR TCE v2 (pseries). */
-static int iommu_type(int container)
-{
-    if (ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1) {
-        return VFIO_TYPE1v2_IOMMU;
-    }
-    return VFIO_SPAPR_TCE_v2_IOMMU;
-}
-
-/* The open group @name, or -1. */
-static int group_opened(const char *name)
-{
-    for (int i = 0; i < nr_groups; i++) {
-        if (!strcmp(groups[i].name, name)) {
-            return groups[i].fd;
-        }
-    }
-    return -1;
-}
 
 static const char *errname(int e)
 {
@@ -107,46 +83,33 @@ static const char *try_mmap(int fd, uint64_t off, uint64_t len)
 
 static int open_device(const char *bdf)
 {
-    char path[PATH_MAX], link[PATH_MAX];
-    struct vfio_group_status st = { .argsz = sizeof(st) };
-    ssize_t n;
-    int container, group, dev;
-    const char *g;
+    int num = vfio_host_group_of(bdf), dev;
+    VFIOHostGroup *g = NULL;
 
-    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-    n = readlink(path, link, sizeof(link) - 1);
-    if (n < 0) {
+    if (num < 0) {
         fprintf(stderr, "vfio-kcheck: %s: no IOMMU group\n", bdf);
         return -1;
     }
-    link[n] = 0;
-    g = strrchr(link, '/') + 1;
-    group = group_opened(g);
-    if (group >= 0) {
-        goto get_device;
+    for (int i = 0; i < nr_groups; i++) {
+        if (groups[i].num == num) {
+            g = &groups[i];
+        }
     }
-    snprintf(path, sizeof(path), "/dev/vfio/%s", g);
-    container = open("/dev/vfio/vfio", O_RDWR);
-    group = open(path, O_RDWR);
-    if (container < 0 || group < 0) {
-        fprintf(stderr, "vfio-kcheck: %s: open %s: %s\n", bdf, path,
-                strerror(errno));
-        return -1;
+    if (!g) {
+        if (nr_groups == (int)(sizeof(groups) / sizeof(groups[0]))) {
+            fprintf(stderr, "vfio-kcheck: %s: more than %d groups\n", bdf,
+                    nr_groups);
+            return -1;
+        }
+        g = &groups[nr_groups];
+        if (!vfio_host_group_open(g, num)) {
+            fprintf(stderr, "vfio-kcheck: %s: group %d into a container: "
+                    "%s: %s\n", bdf, num, g->failed, strerror(g->err));
+            return -1;
+        }
+        nr_groups++;
     }
-    if (ioctl(group, VFIO_GROUP_GET_STATUS, &st) ||
-        !(st.flags & VFIO_GROUP_FLAGS_VIABLE) ||
-        ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
-        ioctl(container, VFIO_SET_IOMMU, iommu_type(container))) {
-        fprintf(stderr, "vfio-kcheck: %s: group %s into a container: %s\n",
-                bdf, g, strerror(errno));
-        return -1;
-    }
-    if (nr_groups < (int)(sizeof(groups) / sizeof(groups[0]))) {
-        snprintf(groups[nr_groups].name, sizeof(groups[0].name), "%s", g);
-        groups[nr_groups++].fd = group;
-    }
-get_device:
-    dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+    dev = vfio_host_device_open(g, bdf);
     if (dev < 0) {
         fprintf(stderr, "vfio-kcheck: %s: GET_DEVICE_FD: %s\n", bdf,
                 strerror(errno));
@@ -154,84 +117,32 @@ get_device:
     return dev;
 }
 
-/* The MSI-X table's BAR, offset and size from config space; -1: none. */
-static int msix_table(int dev, uint32_t *offset, uint32_t *size)
-{
-    struct vfio_region_info cfg = { .argsz = sizeof(cfg),
-                                    .index = VFIO_PCI_CONFIG_REGION_INDEX };
-    uint8_t c[256];
-    int pos, guard = 0;
-
-    if (ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &cfg) ||
-        pread(dev, c, sizeof(c), cfg.offset) != sizeof(c) || !(c[6] & 0x10)) {
-        return -1;
-    }
-    for (pos = c[0x34] & ~3; pos && guard++ < 48; pos = c[pos + 1] & ~3) {
-        if (c[pos] == 0x11) {
-            uint16_t ctl = c[pos + 2] | c[pos + 3] << 8;
-            uint32_t t = c[pos + 4] | c[pos + 5] << 8 | c[pos + 6] << 16 |
-                         (uint32_t)c[pos + 7] << 24;
-
-            *offset = t & ~7u;
-            *size = ((ctl & 0x7ff) + 1) * 16;
-            return t & 7;
-        }
-    }
-    return -1;
-}
-
-/* The BAR's host physical start, from sysfs. */
-static unsigned long long bar_start(const char *bdf, int bar)
-{
-    char path[PATH_MAX];
-    unsigned long long start = 0, end, flags;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-    f = fopen(path, "r");
-    for (int i = 0; f && i <= bar; i++) {
-        if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3) {
-            start = 0;
-            break;
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-    return start;
-}
-
 static void print_bar(const char *bdf, int dev, int bar)
 {
+    struct vfio_info_cap_header *h;
     struct vfio_region_info *ri;
-    size_t argsz = sizeof(*ri);
-    uint32_t toff = 0, tsize = 0;
-    int tbar = msix_table(dev, &toff, &tsize);
+    uint64_t phys = 0, res_size, res_flags;
+    uint8_t cfg[256];
+    ssize_t len = vfio_host_device_config(dev, cfg, sizeof(cfg));
+    VFIOHostMsix msix;
     const char *sep = "";
+    unsigned hops = 0;
     uint32_t at;
 
-    ri = calloc(1, argsz);
-    ri->argsz = argsz;
-    ri->index = bar;
-    if (ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, ri)) {
-        goto out;
+    if (len < 0 || !vfio_host_msix(cfg, len, &msix)) {
+        msix.table_bar = -1;
     }
-    if (ri->argsz > argsz) {
-        argsz = ri->argsz;
-        ri = realloc(ri, argsz);
-        memset(ri, 0, argsz);
-        ri->argsz = argsz;
-        ri->index = bar;
-        if (ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, ri)) {
-            goto out;
-        }
+    ri = vfio_host_region_info(dev, bar);
+    if (!ri) {
+        return;
     }
     if (!ri->size) {
         goto out;
     }
+    vfio_host_sysfs_resource(bdf, bar, &phys, &res_size, &res_flags);
     printf("{\"bdf\":\"%s\",\"bar\":%d,\"size\":%llu,\"phys\":%llu,"
            "\"flags\":[", bdf, bar, (unsigned long long)ri->size,
-           bar_start(bdf, bar));
+           (unsigned long long)phys);
     if (ri->flags & VFIO_REGION_INFO_FLAG_READ) {
         printf("\"READ\""), sep = ",";
     }
@@ -247,10 +158,7 @@ static void print_bar(const char *bdf, int dev, int bar)
     printf("],\"caps\":[");
     sep = "";
     at = (ri->flags & VFIO_REGION_INFO_FLAG_CAPS) ? ri->cap_offset : 0;
-    for (int guard = 0; at && at + sizeof(struct vfio_info_cap_header) <= argsz &&
-                        guard < 16; guard++) {
-        struct vfio_info_cap_header *h = (void *)((char *)ri + at);
-
+    while ((h = vfio_host_cap_next(ri, ri->argsz, &at, &hops))) {
         printf("%s{\"id\":%u,\"version\":%u", sep, h->id, h->version);
         if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
             struct vfio_region_info_cap_sparse_mmap *s = (void *)h;
@@ -274,17 +182,17 @@ static void print_bar(const char *bdf, int dev, int bar)
         }
         printf("}");
         sep = ",";
-        at = h->next;
     }
     printf("]");
     if (ri->flags & VFIO_REGION_INFO_FLAG_MMAP) {
         printf(",\"mmap_region\":\"%s\"",
                try_mmap(dev, ri->offset, (ri->size + page - 1) & ~(page - 1)));
     }
-    if (tbar == bar) {
+    if (msix.table_bar == bar) {
         printf(",\"msix\":{\"offset\":%u,\"size\":%u,\"mmap_table_page\":\"%s\"}",
-               toff, tsize,
-               try_mmap(dev, ri->offset + (toff & ~(page - 1)), page));
+               msix.table_offset, msix.table_size,
+               try_mmap(dev, ri->offset + (msix.table_offset & ~(page - 1)),
+                        page));
     }
     printf("}\n");
 out:

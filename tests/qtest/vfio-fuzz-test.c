@@ -62,6 +62,7 @@
 #include "hw/pci/pci_regs.h"
 #include "qemu/cutils.h"
 #include "qemu/range.h"
+#include "vfio-host.h"
 #include "vfio-qtest-util.h"
 
 /*
@@ -401,35 +402,19 @@ static void read_config(GuestDev *d)
  */
 static void probe_host_msix(GuestDev *d)
 {
-    g_autofree char *path =
-        g_strdup_printf("/sys/bus/pci/devices/%s/config", d->bdf);
-    g_autofree uint8_t *cfg = NULL;
-    gsize len = 0;
-    unsigned pos, hops;
+    uint8_t cfg[PCI_CFG_SPACE_SIZE];
+    ssize_t len = vfio_host_sysfs_config(d->bdf, cfg, sizeof(cfg));
+    VFIOHostMsix msix;
 
     d->host_msix[0].bar = d->host_msix[1].bar = -1;
-    g_assert_true(g_file_get_contents(path, (char **)&cfg, &len, NULL));
-    g_assert_cmpuint(len, >=, PCI_STD_HEADER_SIZEOF);
-    if (!(lduw_le_p(cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST)) {
-        return;
-    }
-    for (pos = cfg[PCI_CAPABILITY_LIST] & ~3, hops = 0;
-         pos && pos + PCI_CAP_MSIX_SIZEOF <= len && hops < 48;
-         pos = cfg[pos + PCI_CAP_LIST_NEXT] & ~3, hops++) {
-        if (cfg[pos] == PCI_CAP_ID_MSIX) {
-            unsigned entries = (lduw_le_p(cfg + pos + PCI_MSIX_FLAGS) &
-                                PCI_MSIX_FLAGS_QSIZE) + 1;
-            uint32_t table = ldl_le_p(cfg + pos + PCI_MSIX_TABLE);
-            uint32_t pba = ldl_le_p(cfg + pos + PCI_MSIX_PBA);
-
-            d->host_msix[0].bar = table & PCI_MSIX_TABLE_BIR;
-            d->host_msix[0].offset = table & PCI_MSIX_TABLE_OFFSET;
-            d->host_msix[0].size = entries * PCI_MSIX_ENTRY_SIZE;
-            d->host_msix[1].bar = pba & PCI_MSIX_PBA_BIR;
-            d->host_msix[1].offset = pba & PCI_MSIX_PBA_OFFSET;
-            d->host_msix[1].size = DIV_ROUND_UP(entries, 64) * 8;
-            return;
-        }
+    g_assert_cmpint(len, >=, PCI_STD_HEADER_SIZEOF);
+    if (vfio_host_msix(cfg, len, &msix)) {
+        d->host_msix[0].bar = msix.table_bar;
+        d->host_msix[0].offset = msix.table_offset;
+        d->host_msix[0].size = msix.table_size;
+        d->host_msix[1].bar = msix.pba_bar;
+        d->host_msix[1].offset = msix.pba_offset;
+        d->host_msix[1].size = msix.pba_size;
     }
 }
 

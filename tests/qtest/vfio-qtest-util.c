@@ -6,7 +6,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "qemu/bswap.h"
@@ -15,6 +14,7 @@
 #include "libqos/pci-spapr.h"
 #include "libqos/malloc-spapr.h"
 #include "ppc-util.h"
+#include "vfio-host.h"
 #include "vfio-qtest-util.h"
 
 static const VFIOQtestMachine vfio_qtest_machines[] = {
@@ -81,9 +81,6 @@ void vfio_qtest_mmio_writel(QTestState *qts, uint64_t addr, uint32_t val)
                  qtest_big_endian(qts) ? bswap32(val) : val);
 }
 
-/* include/linux/ioport.h, as /sys/bus/pci/devices/BDF/resource shows it */
-#define IORESOURCE_MEM 0x00000200
-
 const char *vfio_qtest_host(const char *name)
 {
     static GHashTable *devices;
@@ -122,41 +119,7 @@ bool vfio_qtest_require(const char *const *names)
     return true;
 }
 
-QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
-    QList *devices = qdict_get_qlist(rsp, "return");
-    QDict *found = NULL;
-    QListEntry *e, *b;
-
-    g_assert(devices);
-    QLIST_FOREACH_ENTRY(devices, e) {
-        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
-            continue;
-        }
-        QLIST_FOREACH_ENTRY(qdict_get_qlist(dev, "bars"), b) {
-            QDict *info = qobject_to(QDict, qlist_entry_obj(b));
-
-            if (qdict_get_int(info, "index") == bar) {
-                found = info;
-                qobject_ref(found);
-            }
-        }
-    }
-    qobject_unref(rsp);
-    g_assert_nonnull(found);
-    return found;
-}
-
-QDict *vfio_qtest_msix(QTestState *qts, const char *id)
-{
-    return vfio_qtest_device_member(qts, id, "msix");
-}
-
-QDict *vfio_qtest_device_member(QTestState *qts, const char *id,
-                                const char *member)
+QDict *vfio_qtest_device(QTestState *qts, const char *id)
 {
     QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
     QList *devices = qdict_get_qlist(rsp, "return");
@@ -168,13 +131,54 @@ QDict *vfio_qtest_device_member(QTestState *qts, const char *id,
         QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
 
         if (!g_strcmp0(qdict_get_try_str(dev, "id"), id)) {
-            found = qdict_get_qdict(dev, member);
-            if (found) {
-                qobject_ref(found);
-            }
+            found = dev;
+            qobject_ref(found);
         }
     }
     qobject_unref(rsp);
+    g_assert_nonnull(found);
+    return found;
+}
+
+static QDict *device_bar(QDict *dev, int bar)
+{
+    QListEntry *b;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(dev, "bars"), b) {
+        QDict *info = qobject_to(QDict, qlist_entry_obj(b));
+
+        if (qdict_get_int(info, "index") == bar) {
+            qobject_ref(info);
+            return info;
+        }
+    }
+    g_assert_not_reached();
+}
+
+QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar)
+{
+    QDict *dev = vfio_qtest_device(qts, id);
+    QDict *found = device_bar(dev, bar);
+
+    qobject_unref(dev);
+    return found;
+}
+
+QDict *vfio_qtest_msix(QTestState *qts, const char *id)
+{
+    return vfio_qtest_device_member(qts, id, "msix");
+}
+
+QDict *vfio_qtest_device_member(QTestState *qts, const char *id,
+                                const char *member)
+{
+    QDict *dev = vfio_qtest_device(qts, id);
+    QDict *found = qdict_get_qdict(dev, member);
+
+    if (found) {
+        qobject_ref(found);
+    }
+    qobject_unref(dev);
     return found;
 }
 
@@ -232,61 +236,21 @@ const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset)
 bool vfio_qtest_sysfs_bar(const char *bdf, int bar, uint64_t *start,
                           uint64_t *size)
 {
-    g_autofree char *path =
-        g_strdup_printf("/sys/bus/pci/devices/%s/resource", bdf);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-    uint64_t end, flags;
+    uint64_t flags;
 
-    if (!g_file_get_contents(path, &text, NULL, NULL)) {
-        return false;
-    }
-    lines = g_strsplit(text, "\n", -1);
-    if (g_strv_length(lines) <= bar ||
-        sscanf(lines[bar], "%" SCNx64 " %" SCNx64 " %" SCNx64,
-               start, &end, &flags) != 3 || !(flags & IORESOURCE_MEM) ||
-        end <= *start) {
-        return false;
-    }
-    *size = end - *start + 1;
-    return true;
+    return vfio_host_sysfs_resource(bdf, bar, start, size, &flags) &&
+           (flags & VFIO_HOST_IORESOURCE_MEM);
 }
 
 uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
                                    unsigned size)
 {
-    g_autofree char *path =
-        g_strdup_printf("/sys/bus/pci/devices/%s/resource%d", bdf, bar);
-    uint64_t page = qemu_real_host_page_size();
-    uint64_t start, bar_size, base;
-
-    /* The mapping starts at the host page holding the BAR */
-    g_assert_true(vfio_qtest_sysfs_bar(bdf, bar, &start, &bar_size));
-    offset += start % page;
-    base = QEMU_ALIGN_DOWN(offset, page);
-    uint8_t *map;
     uint32_t val;
-    int fd;
 
-    fd = open(path, O_RDONLY | O_SYNC);
-    g_assert_cmpint(fd, >=, 0);
-    map = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, base);
-    g_assert(map != MAP_FAILED);
-    /* One load of the access size each, as the device expects. */
-    switch (size) {
-    case 1:
-        val = ldub_p(map + offset - base);
-        break;
-    case 2:
-        val = lduw_le_p(map + offset - base);
-        break;
-    default:
-        g_assert_cmpuint(size, ==, 4);
-        val = ldl_le_p(map + offset - base);
-        break;
+    if (!vfio_host_sysfs_bar_read(bdf, bar, offset, size, &val)) {
+        g_error("reading %s BAR %d +0x%" PRIx64 " through sysfs: %s",
+                bdf, bar, offset, strerror(errno));
     }
-    munmap(map, page);
-    close(fd);
     return val;
 }
 
@@ -505,12 +469,8 @@ int vfio_qtest_vfio_fds(pid_t pid)
 
 uint64_t vfio_qtest_vmlck(pid_t pid)
 {
-    g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
-    g_autofree char *status = NULL;
-    const char *p;
+    int64_t locked = vfio_host_vmlck(pid);
 
-    g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
-    p = strstr(status, "VmLck:");
-    g_assert_nonnull(p);
-    return g_ascii_strtoull(p + 6, NULL, 10) * 1024;
+    g_assert_cmpint(locked, >=, 0);
+    return locked;
 }

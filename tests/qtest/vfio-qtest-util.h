@@ -51,6 +51,9 @@ const char *vfio_qtest_host(const char *name);
 /* Skip the current test unless every device in @names is bound. */
 bool vfio_qtest_require(const char *const *names);
 
+/* x-query-vfio's entry for device @id (unref when done). */
+QDict *vfio_qtest_device(QTestState *qts, const char *id);
+
 /* x-query-vfio's entry for BAR @bar of device @id (unref when done). */
 QDict *vfio_qtest_bar(QTestState *qts, const char *id, int bar);
 
@@ -79,7 +82,10 @@ const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset);
 bool vfio_qtest_sysfs_bar(const char *bdf, int bar, uint64_t *start,
                           uint64_t *size);
 
-/* Read @size bytes at @offset of BAR @bar of host device @bdf via sysfs. */
+/*
+ * Read @size bytes at @offset of BAR @bar of host device @bdf via sysfs
+ * (vfio_host_sysfs_bar_read(): at the BAR's own offset in its page).
+ */
 uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
                                    unsigned size);
 

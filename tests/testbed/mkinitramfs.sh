@@ -67,13 +67,17 @@ esac
 [ -x "$busybox" ] || die "no busybox at $busybox (install busybox-static)"
 command -v "$cc" >/dev/null || die "no $cc (run scripts/install-deps.sh)"
 
-# Build the probe into the cache, keyed by its source: clones and
-# worktrees share the cache, and each must boot its own probe.
-probe_key=$(sha256sum "$TESTBED_DIR/vfio-probe.c" | cut -c1-16)
+# Build the probe (with the tests' host library) into the cache, keyed by
+# its sources: clones and worktrees share the cache, and each must boot
+# its own probe.
+host_lib=$TESTBED_DIR/../qtest/vfio-host
+probe_key=$(cat "$TESTBED_DIR/vfio-probe.c" "$host_lib.c" "$host_lib.h" |
+            sha256sum | cut -c1-16)
 probe=$VFIO_DIRECT_CACHE/probe/$debarch/vfio-probe-$probe_key
 if [ ! -x "$probe" ]; then
     mkdir -p "$(dirname "$probe")"
-    "$cc" -static -O2 -Wall -Wextra -o "$probe.tmp.$$" "$TESTBED_DIR/vfio-probe.c" ||
+    "$cc" -static -O2 -Wall -Wextra -I"$(dirname "$host_lib")" -o "$probe.tmp.$$" \
+        "$TESTBED_DIR/vfio-probe.c" "$host_lib.c" ||
         die "building vfio-probe with $cc failed"
     mv "$probe.tmp.$$" "$probe"
 fi

@@ -38,6 +38,7 @@
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include "vfio-host.h"
 
 /* KVM_CREATE_VM, _IO(KVMIO, 0x01): <linux/kvm.h> only for this. */
 #define KVM_CREATE_VM_NR 0xae01
@@ -52,7 +53,6 @@
 #define DMA_BUF_SIZE (64 * MiB)
 #define HUGE_2M (2 * MiB)
 #define MAX_GROUPS 64
-#define MAX_CAPS 64
 
 static long page_size;
 
@@ -235,80 +235,22 @@ static void json_us(const char *key, uint64_t ns)
 }
 
 /*
- * Issue a VFIO "get info" ioctl whose argument starts with argsz and may be
- * followed by a capability chain: retry with the size the kernel asks for.
- * @tmpl holds the fixed part (index etc.), @minsz its size.
- */
-static void *vfio_get_info(int fd, unsigned long req, const void *tmpl,
-			   size_t minsz)
-{
-	uint32_t argsz = minsz;
-	void *buf = NULL;
-
-	for (;;) {
-		void *p = realloc(buf, argsz);
-
-		if (!p) {
-			free(buf);
-			errno = ENOMEM;
-			return NULL;
-		}
-		buf = p;
-		memset(buf, 0, argsz);
-		memcpy(buf, tmpl, minsz);
-		*(uint32_t *)buf = argsz;
-		if (ioctl(fd, req, buf) < 0) {
-			int err = errno;
-
-			free(buf);
-			errno = err;
-			return NULL;
-		}
-		if (*(uint32_t *)buf <= argsz)
-			return buf;
-		argsz = *(uint32_t *)buf;
-	}
-}
-
-/*
- * Walk a capability chain: call @fn for each header.  Offsets are relative to
- * the start of @info; a chain that points outside the buffer or loops is cut.
+ * Walk a capability chain (vfio_host_cap_next()): call @fn for each header.
+ * A chain that points outside the buffer is reported and cut.
  */
 static void walk_caps(void *info, uint32_t argsz, uint32_t offset,
 		      void (*fn)(struct vfio_info_cap_header *hdr, void *end))
 {
-	int n;
+	struct vfio_info_cap_header *hdr;
+	unsigned int hops = 0;
 
-	for (n = 0; offset && n < MAX_CAPS; n++) {
-		struct vfio_info_cap_header *hdr;
-
-		if (offset + sizeof(*hdr) > argsz) {
-			obj_begin(NULL);
-			json_hex("bad_offset", offset);
-			obj_end();
-			return;
-		}
-		hdr = (void *)((char *)info + offset);
+	while ((hdr = vfio_host_cap_next(info, argsz, &offset, &hops)))
 		fn(hdr, (char *)info + argsz);
-		offset = hdr->next;
+	if (offset && hops < VFIO_HOST_MAX_CAPS) {
+		obj_begin(NULL);
+		json_hex("bad_offset", offset);
+		obj_end();
 	}
-}
-
-/* The first capability @id in a chain, like walk_caps() bounds it, or NULL. */
-static struct vfio_info_cap_header *find_cap(void *info, uint32_t argsz,
-					     uint32_t offset, uint16_t id)
-{
-	int n;
-
-	for (n = 0; offset && offset + sizeof(struct vfio_info_cap_header) <= argsz &&
-		    n < MAX_CAPS; n++) {
-		struct vfio_info_cap_header *hdr = (void *)((char *)info + offset);
-
-		if (hdr->id == id)
-			return hdr;
-		offset = hdr->next;
-	}
-	return NULL;
 }
 
 static void read_sysfs_line(const char *bdf, const char *file, char *buf,
@@ -325,21 +267,6 @@ static void read_sysfs_line(const char *bdf, const char *file, char *buf,
 	if (fgets(buf, len, f))
 		buf[strcspn(buf, "\n")] = '\0';
 	fclose(f);
-}
-
-static int iommu_group_of(const char *bdf)
-{
-	char path[256], link[256];
-	ssize_t n;
-	char *slash;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -1;
-	link[n] = '\0';
-	slash = strrchr(link, '/');
-	return slash ? atoi(slash + 1) : -1;
 }
 
 static void driver_of(const char *bdf, char *buf, size_t len)
@@ -359,98 +286,15 @@ static void driver_of(const char *bdf, char *buf, size_t len)
 	snprintf(buf, len, "%s", slash ? slash + 1 : link);
 }
 
-/* BAR start address and flags from sysfs "resource" (line @bar). */
-static bool bar_resource(const char *bdf, int bar, uint64_t *start,
-			 uint64_t *flags)
-{
-	char path[256], line[128];
-	uint64_t end;
-	bool ok = false;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	for (i = 0; fgets(line, sizeof(line), f); i++) {
-		if (i == bar) {
-			ok = sscanf(line, "%" SCNx64 " %" SCNx64 " %" SCNx64,
-				    start, &end, flags) == 3;
-			break;
-		}
-	}
-	fclose(f);
-	return ok;
-}
-
-#define IORESOURCE_IO 0x100
-#define IORESOURCE_MEM 0x200
-
 /* ---- groups and containers ---- */
 
-struct group {
-	int num;
-	int fd;
-	int container;
-	int iommu_type;		/* VFIO_TYPE1v2_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU, 0 */
-	int err;		/* errno of the failed step, 0 if usable */
-	const char *err_what;
-};
-
-static struct group groups[MAX_GROUPS];
+static VFIOHostGroup groups[MAX_GROUPS];
 static int nr_groups;
 static bool dma_done;
 
-static int group_fail(struct group *g, const char *what)
+static VFIOHostGroup *group_get(int num)
 {
-	g->err = errno;
-	g->err_what = what;
-	return -1;
-}
-
-static int group_setup(struct group *g)
-{
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char path[64];
-
-	g->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (g->container < 0)
-		return group_fail(g, "open /dev/vfio/vfio");
-	if (ioctl(g->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
-		errno = EPROTO;
-		return group_fail(g, "VFIO_GET_API_VERSION");
-	}
-	snprintf(path, sizeof(path), "/dev/vfio/%d", g->num);
-	g->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (g->fd < 0)
-		return group_fail(g, "open group");
-	if (ioctl(g->fd, VFIO_GROUP_GET_STATUS, &status) < 0)
-		return group_fail(g, "VFIO_GROUP_GET_STATUS");
-	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-		errno = EBUSY;
-		return group_fail(g, "group not viable (bind every device of the group to vfio-pci)");
-	}
-	if (ioctl(g->fd, VFIO_GROUP_SET_CONTAINER, &g->container) < 0)
-		return group_fail(g, "VFIO_GROUP_SET_CONTAINER");
-	if (ioctl(g->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0)
-		g->iommu_type = VFIO_TYPE1v2_IOMMU;
-	else if (ioctl(g->container, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_v2_IOMMU) > 0)
-		g->iommu_type = VFIO_SPAPR_TCE_v2_IOMMU;
-	else {
-		errno = ENODEV;
-		return group_fail(g, "no TYPE1v2 or SPAPR_TCE_v2 IOMMU");
-	}
-	if (ioctl(g->container, VFIO_SET_IOMMU, g->iommu_type) < 0) {
-		g->iommu_type = 0;
-		return group_fail(g, "VFIO_SET_IOMMU");
-	}
-	return 0;
-}
-
-static struct group *group_get(int num)
-{
-	struct group *g;
+	VFIOHostGroup *g;
 	int i;
 
 	for (i = 0; i < nr_groups; i++)
@@ -459,8 +303,7 @@ static struct group *group_get(int num)
 	if (nr_groups == MAX_GROUPS)
 		return NULL;
 	g = &groups[nr_groups++];
-	*g = (struct group){ .num = num, .fd = -1, .container = -1 };
-	group_setup(g);
+	vfio_host_group_open(g, num);
 	return g;
 }
 
@@ -557,15 +400,14 @@ static void probe_small_bar(int devfd, struct vfio_region_info *r)
 static struct vfio_region_info *probe_region(int devfd, const char *bdf,
 					     uint32_t index)
 {
-	struct vfio_region_info tmpl = { .index = index };
 	struct vfio_region_info *r;
-	uint64_t start, res_flags;
+	uint64_t start, res_size, res_flags;
 
 	obj_begin(NULL);
 	json_u64("index", index);
 	if (index < ARRAY_SIZE(pci_region_names))
 		json_str("name", pci_region_names[index]);
-	r = vfio_get_info(devfd, VFIO_DEVICE_GET_REGION_INFO, &tmpl, sizeof(tmpl));
+	r = vfio_host_region_info(devfd, index);
 	if (!r) {
 		json_err(NULL, "VFIO_DEVICE_GET_REGION_INFO", errno);
 		obj_end();
@@ -580,11 +422,11 @@ static struct vfio_region_info *probe_region(int devfd, const char *bdf,
 		walk_caps(r, r->argsz, r->cap_offset, region_cap);
 	arr_end();
 	if (index <= VFIO_PCI_BAR5_REGION_INDEX && r->size &&
-	    bar_resource(bdf, index, &start, &res_flags)) {
-		json_str("kind", res_flags & IORESOURCE_IO ? "io" :
-				 res_flags & IORESOURCE_MEM ? "mem" : "unknown");
+	    vfio_host_sysfs_resource(bdf, index, &start, &res_size, &res_flags)) {
+		json_str("kind", res_flags & VFIO_HOST_IORESOURCE_IO ? "io" :
+				 res_flags & VFIO_HOST_IORESOURCE_MEM ? "mem" : "unknown");
 		json_hex("phys", start);
-		if (res_flags & IORESOURCE_MEM) {
+		if (res_flags & VFIO_HOST_IORESOURCE_MEM) {
 			json_bool("page_aligned", !(start & (page_size - 1)));
 			if (r->size < (uint64_t)page_size)
 				probe_small_bar(devfd, r);
@@ -620,71 +462,31 @@ static void probe_irqs(int devfd, uint32_t num_irqs)
 
 /* ---- MSI-X: capability from config space, table via pread and mmap ---- */
 
-static bool config_read(int devfd, struct vfio_region_info *cfg, uint32_t off,
-			void *buf, size_t len)
-{
-	return pread(devfd, buf, len, cfg->offset + off) == (ssize_t)len;
-}
-
-static uint8_t find_msix_cap(int devfd, struct vfio_region_info *cfg)
-{
-	uint16_t status;
-	uint8_t pos, id;
-	int n;
-
-	if (!config_read(devfd, cfg, 0x06, &status, 2) ||
-	    !(le16toh(status) & 0x10) || !config_read(devfd, cfg, 0x34, &pos, 1))
-		return 0;
-	for (n = 0; pos >= 0x40 && n < 48; n++) {
-		if (!config_read(devfd, cfg, pos, &id, 1))
-			return 0;
-		if (id == 0x11)
-			return pos;
-		if (!config_read(devfd, cfg, pos + 1, &pos, 1))
-			return 0;
-		pos &= ~3;
-	}
-	return 0;
-}
-
 static void probe_msix(int devfd, struct vfio_region_info **regions,
 		       uint32_t num_regions)
 {
-	struct vfio_region_info *cfg, *bar;
-	uint32_t table, pba, word, page_off;
-	uint16_t ctrl;
-	uint8_t pos;
+	struct vfio_region_info *bar;
+	uint32_t table, word, page_off;
+	VFIOHostMsix msix;
+	uint8_t cfg[256];
+	ssize_t len;
 	void *p;
 
-	if (num_regions <= VFIO_PCI_CONFIG_REGION_INDEX ||
-	    !regions[VFIO_PCI_CONFIG_REGION_INDEX])
-		return;
-	cfg = regions[VFIO_PCI_CONFIG_REGION_INDEX];
-	pos = find_msix_cap(devfd, cfg);
-	if (!pos)
+	len = vfio_host_device_config(devfd, cfg, sizeof(cfg));
+	if (len < 0 || !vfio_host_msix(cfg, len, &msix))
 		return;
 	obj_begin("msix");
-	if (!config_read(devfd, cfg, pos + 2, &ctrl, 2) ||
-	    !config_read(devfd, cfg, pos + 4, &table, 4) ||
-	    !config_read(devfd, cfg, pos + 8, &pba, 4)) {
-		json_err(NULL, "config read", errno);
-		obj_end();
-		return;
-	}
-	ctrl = le16toh(ctrl);
-	table = le32toh(table);
-	pba = le32toh(pba);
-	json_u64("entries", (ctrl & 0x7ff) + 1);
-	json_u64("table_bar", table & 7);
-	json_u64("table_offset", table & ~7u);
-	json_u64("pba_bar", pba & 7);
-	json_u64("pba_offset", pba & ~7u);
-	bar = (table & 7) < num_regions ? regions[table & 7] : NULL;
+	json_u64("entries", msix.entries);
+	json_u64("table_bar", msix.table_bar);
+	json_u64("table_offset", msix.table_offset);
+	json_u64("pba_bar", msix.pba_bar);
+	json_u64("pba_offset", msix.pba_offset);
+	table = msix.table_offset;
+	bar = (uint32_t)msix.table_bar < num_regions ? regions[msix.table_bar] : NULL;
 	if (!bar) {
 		obj_end();
 		return;
 	}
-	table &= ~7u;
 	if (pread(devfd, &word, 4, bar->offset + table) == 4)
 		json_hex("table_pread", le32toh(word));
 	else
@@ -750,8 +552,8 @@ static uint64_t type1_pick_iova(struct vfio_iommu_type1_info *info, uint64_t siz
 	struct vfio_iommu_type1_info_cap_iova_range *c;
 	uint32_t i;
 
-	c = (void *)find_cap(info, info->argsz, off,
-			     VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+	c = (void *)vfio_host_cap_find(info, info->argsz, off,
+				       VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
 	for (i = 0; c && i < c->nr_iovas; i++) {
 		uint64_t s = (c->iova_ranges[i].start + HUGE_2M - 1) &
 			     ~(HUGE_2M - 1);
@@ -770,7 +572,8 @@ static struct vfio_iommu_type1_info *probe_type1_info(int container)
 
 	obj_begin("iommu");
 	json_str("type", "TYPE1v2");
-	info = vfio_get_info(container, VFIO_IOMMU_GET_INFO, &tmpl, sizeof(tmpl));
+	info = vfio_host_get_info(container, VFIO_IOMMU_GET_INFO, &tmpl,
+				  sizeof(tmpl));
 	if (!info) {
 		json_err(NULL, "VFIO_IOMMU_GET_INFO", errno);
 		obj_end();
@@ -1015,7 +818,7 @@ static void probe_device(const char *bdf, enum dma_mode dma, uint64_t small_size
 	struct vfio_region_info **regions = NULL;
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	char buf[256];
-	struct group *g;
+	VFIOHostGroup *g;
 	uint32_t i;
 	int num, devfd;
 
@@ -1030,7 +833,7 @@ static void probe_device(const char *bdf, enum dma_mode dma, uint64_t small_size
 	driver_of(bdf, buf, sizeof(buf));
 	json_str("driver", buf);
 	json_u64("page_size", page_size);
-	num = iommu_group_of(bdf);
+	num = vfio_host_group_of(bdf);
 	json_int("group", num);
 	if (num < 0) {
 		json_str("error", "no IOMMU group");
@@ -1041,11 +844,11 @@ static void probe_device(const char *bdf, enum dma_mode dma, uint64_t small_size
 		json_str("error", "too many IOMMU groups");
 		goto out;
 	}
-	if (g->err) {
-		json_err(NULL, g->err_what, g->err);
+	if (g->failed) {
+		json_err(NULL, g->failed, g->err);
 		goto out;
 	}
-	devfd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	devfd = vfio_host_device_open(g, bdf);
 	if (devfd < 0) {
 		json_err(NULL, "VFIO_GROUP_GET_DEVICE_FD", errno);
 		goto out;
