@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "type1-stats.h"
+#include "vfio-host.h"
 
 #define IOVA_RAM   0x100000ULL
 #define IOVA_B     0x1000000ULL
@@ -63,7 +64,8 @@ static int container = -1;
 
 struct dev {
     const char *bdf;
-    int group, fd;
+    VFIOHostGroup group;
+    int fd;
     uint64_t cfg_off, bar_off, bar_size;
     volatile uint8_t *bar;
 };
@@ -74,27 +76,16 @@ static void die(const char *what)
     exit(1);
 }
 
-static int group_of(const char *bdf)
+/* d's group into the container of @peer's (NULL: a new type1 one). */
+static void group_join(struct dev *d, const struct dev *peer)
 {
-    char path[PATH_MAX], link[PATH_MAX];
-    struct vfio_group_status st = { .argsz = sizeof(st) };
-    ssize_t n;
-    int group;
-
-    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-    n = readlink(path, link, sizeof(link) - 1);
-    if (n < 0) {
-        die(path);
+    if (!vfio_host_group_join(&d->group, vfio_host_group_of(d->bdf),
+                              peer ? &peer->group : NULL) ||
+        d->group.iommu_type != VFIO_TYPE1v2_IOMMU) {
+        errno = d->group.failed ? d->group.err : ENODEV;
+        die(d->group.failed ? d->group.failed : "no type1 container");
     }
-    link[n] = 0;
-    snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-    group = open(path, O_RDWR);
-    if (group < 0 || ioctl(group, VFIO_GROUP_GET_STATUS, &st) ||
-        !(st.flags & VFIO_GROUP_FLAGS_VIABLE) ||
-        ioctl(group, VFIO_GROUP_SET_CONTAINER, &container)) {
-        die(path);
-    }
-    return group;
+    container = d->group.container;
 }
 
 /* Open d and mmap len bytes of its BAR0 (0: all of it). */
@@ -102,7 +93,7 @@ static void dev_open(struct dev *d, uint64_t len)
 {
     struct vfio_region_info r = { .argsz = sizeof(r) };
 
-    d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
+    d->fd = vfio_host_device_open(&d->group, d->bdf);
     if (d->fd < 0) {
         die("VFIO_GROUP_GET_DEVICE_FD");
     }
@@ -265,17 +256,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: vfio-peer-bar EDU_A EDU_B [RESET_BDF]\n");
         return 2;
     }
-    container = open("/dev/vfio/vfio", O_RDWR);
-    if (container < 0) {
-        die("/dev/vfio/vfio");
-    }
-    a.group = group_of(a.bdf);
-    if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
-        die("VFIO_SET_IOMMU");
-    }
-    b.group = group_of(b.bdf);
+    group_join(&a, NULL);
+    group_join(&b, &a);
     if (r.bdf) {
-        r.group = group_of(r.bdf);
+        group_join(&r, &a);
     }
     dev_open(&a, 0);
     dev_open(&b, 0);

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "type1-stats.h"
+#include "vfio-host.h"
 
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB (21 << 26)
@@ -60,30 +61,16 @@ static void die(const char *what)
 /* BDF's group into a type1v2 container of its own; the device fd. */
 static int open_device(const char *bdf)
 {
-    char path[PATH_MAX], link[PATH_MAX];
-    struct vfio_group_status st = { .argsz = sizeof(st) };
-    ssize_t n;
-    int group, dev;
+    VFIOHostGroup g;
+    int dev;
 
-    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-    n = readlink(path, link, sizeof(link) - 1);
-    if (n < 0) {
-        die(path);
+    if (!vfio_host_group_open(&g, vfio_host_group_of(bdf)) ||
+        g.iommu_type != VFIO_TYPE1v2_IOMMU) {
+        errno = g.failed ? g.err : ENODEV;
+        die(g.failed ? g.failed : "group into a type1 container");
     }
-    link[n] = 0;
-    snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-    container = open("/dev/vfio/vfio", O_RDWR);
-    group = open(path, O_RDWR);
-    if (container < 0 || group < 0) {
-        die(path);
-    }
-    if (ioctl(group, VFIO_GROUP_GET_STATUS, &st) ||
-        !(st.flags & VFIO_GROUP_FLAGS_VIABLE) ||
-        ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
-        ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
-        die("group into a type1 container");
-    }
-    dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+    container = g.container;
+    dev = vfio_host_device_open(&g, bdf);
     if (dev < 0) {
         die("VFIO_GROUP_GET_DEVICE_FD");
     }
@@ -123,19 +110,9 @@ static void print_stats(const char *name,
 
 static long vmlck_kb(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
+    int64_t bytes = vfio_host_vmlck(getpid());
 
-    while (f && fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "VmLck: %ld kB", &kb) == 1) {
-            break;
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-    return kb;
+    return bytes < 0 ? -1 : bytes / 1024;
 }
 
 static int read_flag(const char *path)

@@ -52,16 +52,26 @@ static bool group_fail(VFIOHostGroup *g, const char *step, int err)
 
 bool vfio_host_group_open(VFIOHostGroup *g, int num)
 {
+    return vfio_host_group_join(g, num, NULL);
+}
+
+bool vfio_host_group_join(VFIOHostGroup *g, int num, const VFIOHostGroup *peer)
+{
     struct vfio_group_status status = { .argsz = sizeof(status) };
     char path[64];
 
     *g = (VFIOHostGroup) { .num = num, .fd = -1, .container = -1 };
-    g->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-    if (g->container < 0) {
-        return group_fail(g, "open /dev/vfio/vfio", errno);
-    }
-    if (ioctl(g->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
-        return group_fail(g, "VFIO_GET_API_VERSION", EPROTO);
+    if (peer) {
+        g->container = peer->container;
+        g->iommu_type = peer->iommu_type;
+    } else {
+        g->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+        if (g->container < 0) {
+            return group_fail(g, "open /dev/vfio/vfio", errno);
+        }
+        if (ioctl(g->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+            return group_fail(g, "VFIO_GET_API_VERSION", EPROTO);
+        }
     }
     snprintf(path, sizeof(path), "/dev/vfio/%d", num);
     g->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -78,6 +88,9 @@ bool vfio_host_group_open(VFIOHostGroup *g, int num)
     if (ioctl(g->fd, VFIO_GROUP_SET_CONTAINER, &g->container) < 0) {
         return group_fail(g, "VFIO_GROUP_SET_CONTAINER", errno);
     }
+    if (peer) {
+        return true;
+    }
     if (ioctl(g->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0) {
         g->iommu_type = VFIO_TYPE1v2_IOMMU;
     } else if (ioctl(g->container, VFIO_CHECK_EXTENSION,
@@ -91,6 +104,17 @@ bool vfio_host_group_open(VFIOHostGroup *g, int num)
         return group_fail(g, "VFIO_SET_IOMMU", errno);
     }
     return true;
+}
+
+void vfio_host_group_close(VFIOHostGroup *g)
+{
+    if (g->fd >= 0) {
+        close(g->fd);
+    }
+    if (g->container >= 0) {
+        close(g->container);
+    }
+    g->fd = g->container = -1;
 }
 
 int vfio_host_device_open(VFIOHostGroup *g, const char *bdf)

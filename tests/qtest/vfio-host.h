@@ -52,6 +52,17 @@ typedef struct VFIOHostGroup {
  */
 bool vfio_host_group_open(VFIOHostGroup *g, int num);
 
+/*
+ * Open group @num into the container of @peer, a group that
+ * vfio_host_group_open() opened (its IOMMU set, shared: @g->container
+ * is @peer's), or into a new one as vfio_host_group_open() when @peer is
+ * NULL.  Failures as there.
+ */
+bool vfio_host_group_join(VFIOHostGroup *g, int num, const VFIOHostGroup *peer);
+
+/* Close @g's group and its container (unless they were not opened). */
+void vfio_host_group_close(VFIOHostGroup *g);
+
 /* The device fd of @bdf in the opened group @g, or -1. */
 int vfio_host_device_open(VFIOHostGroup *g, const char *bdf);
 

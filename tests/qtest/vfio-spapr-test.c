@@ -43,6 +43,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
+#include "vfio-host.h"
 #include "vfio-qtest-util.h"
 
 #define PHB0_BUID           0x800000020000000ULL
@@ -112,42 +113,29 @@ typedef struct HostIommu {
 
 static HostIommu host_iommu(const char *bdf)
 {
-    g_autofree char *link = g_strdup_printf(
-        "/sys/bus/pci/devices/%s/iommu_group", bdf);
-    g_autofree char *target = g_file_read_link(link, NULL);
-    g_autofree char *group_path = NULL;
-    struct vfio_group_status status = { .argsz = sizeof(status) };
+    int num = vfio_host_group_of(bdf);
     HostIommu h = { 0 };
-    int container, group;
+    VFIOHostGroup g;
 
-    g_assert_nonnull(target);
-    group_path = g_strdup_printf("/dev/vfio/%s", strrchr(target, '/') + 1);
-    container = open("/dev/vfio/vfio", O_RDWR);
-    group = open(group_path, O_RDWR);
-    g_assert_cmpint(container, >=, 0);
-    g_assert_cmpint(group, >=, 0);
-    g_assert_cmpint(ioctl(group, VFIO_GROUP_GET_STATUS, &status), ==, 0);
-    g_assert_true(status.flags & VFIO_GROUP_FLAGS_VIABLE);
-    g_assert_cmpint(ioctl(group, VFIO_GROUP_SET_CONTAINER, &container), ==, 0);
-    if (ioctl(container, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_v2_IOMMU) > 0) {
+    g_assert_cmpint(num, >=, 0);
+    if (!vfio_host_group_open(&g, num)) {
+        g_error("%s: group %d into a container: %s: %s", bdf, num, g.failed,
+                strerror(g.err));
+    }
+    if (g.iommu_type == VFIO_SPAPR_TCE_v2_IOMMU) {
         struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
 
-        g_assert_cmpint(ioctl(container, VFIO_SET_IOMMU,
-                              VFIO_SPAPR_TCE_v2_IOMMU), ==, 0);
-        g_assert_cmpint(ioctl(container, VFIO_IOMMU_SPAPR_TCE_GET_INFO,
+        g_assert_cmpint(ioctl(g.container, VFIO_IOMMU_SPAPR_TCE_GET_INFO,
                               &info), ==, 0);
         h.spapr = true;
         h.pgsizes = info.ddw.pgsizes;
     } else {
         struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
 
-        g_assert_cmpint(ioctl(container, VFIO_SET_IOMMU,
-                              VFIO_TYPE1v2_IOMMU), ==, 0);
-        g_assert_cmpint(ioctl(container, VFIO_IOMMU_GET_INFO, &info), ==, 0);
+        g_assert_cmpint(ioctl(g.container, VFIO_IOMMU_GET_INFO, &info), ==, 0);
         h.pgsizes = info.iova_pgsizes;
     }
-    close(group);
-    close(container);
+    vfio_host_group_close(&g);
     g_test_message("kernel: %s container, page sizes 0x%" PRIx64,
                    h.spapr ? "sPAPR TCE v2" : "type1", h.pgsizes);
     return h;
