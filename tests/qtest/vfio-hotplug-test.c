@@ -255,19 +255,27 @@ static bool listed(QTestState *qts, const char *id)
     return found;
 }
 
-/* Plug sdhci as "hp", place its BAR0 on a page of its own: direct. */
-static void plug(QTestState *qts, QPCIBus *pcibus, const Machine *m,
-                 const char *log, int *mapped)
+/*
+ * Plug host device @bdf as "hp" in @m's hot-plug slot (@page_align: its
+ * x-bar-page-align, NULL: the default), do what @m's guest does until
+ * the device shows on the bus, and place its BAR0 at WINDOW.
+ */
+static QPCIDevice *hp_plug(QTestState *qts, QPCIBus *pcibus, const Machine *m,
+                           const char *bdf, const char *page_align)
 {
-    g_autofree QPCIDevice *dev = NULL;
-    QDict *bar;
-    uint32_t expected, got;
-    int now;
     g_autofree char *addr = g_strdup_printf("0x%x", m->slot);
+    QDict *args = qdict_new();
+    QPCIDevice *dev;
 
-    qtest_qmp_device_add(qts, "vfio-pci", "hp", "{'host': %s, 'bus': %s, "
-                         "'addr': %s, 'x-bar-page-align': 'off'}",
-                         vfio_qtest_host("sdhci"), m->bus, addr);
+    qdict_put_str(args, "id", "hp");
+    qdict_put_str(args, "host", bdf);
+    qdict_put_str(args, "bus", m->bus);
+    qdict_put_str(args, "addr", addr);
+    if (page_align) {
+        qdict_put_str(args, "x-bar-page-align", page_align);
+    }
+    qtest_qmp_device_add_qdict(qts, "vfio-pci", args);
+    qobject_unref(args);
     if (m->configure) {
         m->configure(qts, m);
     }
@@ -277,6 +285,19 @@ static void plug(QTestState *qts, QPCIBus *pcibus, const Machine *m,
     dev = qpci_device_find(pcibus, (m->bus_nr << 8) | QPCI_DEVFN(m->slot, 0));
     g_assert_nonnull(dev);
     qpci_config_writel(dev, PCI_BASE_ADDRESS_0, WINDOW);
+    return dev;
+}
+
+/* Plug sdhci as "hp", place its BAR0 on a page of its own: direct. */
+static void plug(QTestState *qts, QPCIBus *pcibus, const Machine *m,
+                 const char *log, int *mapped)
+{
+    g_autofree QPCIDevice *dev = NULL;
+    QDict *bar;
+    uint32_t expected, got;
+    int now;
+
+    dev = hp_plug(qts, pcibus, m, vfio_qtest_host("sdhci"), "off");
     qpci_config_writew(dev, PCI_COMMAND, PCI_COMMAND_MEMORY);
 
     /* The oracle: vfio's listener got the page as RAM, as KVM would */
@@ -523,6 +544,38 @@ static void nothing_left(QTestState *qts, const char *bdf, uint64_t locked,
     g_assert_cmpint(flat_sections_of(qts, bdf), ==, 0);
 }
 
+/*
+ * "other" (e1000e, at 05.0 of @pcibus) with its BAR0 at OTHER_BAR0 and
+ * memory decode on: it works, and the flat view holds its sections and
+ * none of the host device @bdf's.  Returns QEMU's /dev/vfio descriptors.
+ */
+static int other_start(QTestState *qts, QPCIBus *pcibus, const char *bdf)
+{
+    g_autofree QPCIDevice *other = qpci_device_find(pcibus,
+                                                    QPCI_DEVFN(5, 0));
+
+    g_assert_nonnull(other);
+    qpci_config_writel(other, PCI_BASE_ADDRESS_0, OTHER_BAR0);
+    qpci_config_writew(other, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    other_works(qts);
+    /* the flat-view oracle finds a device's sections by host BDF */
+    g_assert_cmpint(flat_sections_of(qts, vfio_qtest_host("e1000e")), >, 0);
+    g_assert_cmpint(flat_sections_of(qts, bdf), ==, 0);
+    return vfio_qtest_vfio_fds(qtest_pid(qts));
+}
+
+/* Plug @bdf as "hp" on @m, its BAR0 at WINDOW: memory and bus master on. */
+static QPCIDevice *hp_plug_master(QTestState *qts, QPCIBus *pcibus,
+                                  const Machine *m, const char *bdf)
+{
+    QPCIDevice *dev = hp_plug(qts, pcibus, m, bdf, NULL);
+
+    qpci_config_writel(dev, PCI_BASE_ADDRESS_1, 0);
+    qpci_config_writew(dev, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    return dev;
+}
+
 static void test_unplug_load(const void *opaque)
 {
     const LoadDevice *d = opaque;
@@ -530,7 +583,6 @@ static void test_unplug_load(const void *opaque)
     const Machine *m = &machines[1];
     int cycles = unplug_cycles(LOAD_CYCLES);
     const char *bdf = vfio_qtest_host(d->name);
-    g_autofree QPCIDevice *other = NULL;
     QTestState *qts;
     QPCIBus *pcibus;
     int base_fds;
@@ -542,15 +594,7 @@ static void test_unplug_load(const void *opaque)
     qts = qtest_initf(LOAD_ARGS, vfio_qtest_host("e1000e"));
     qtest_qmp_set_event_callback(qts, count_event, &ev);
     pcibus = qpci_new_pc(qts, NULL);
-    other = qpci_device_find(pcibus, QPCI_DEVFN(5, 0));
-    g_assert_nonnull(other);
-    qpci_config_writel(other, PCI_BASE_ADDRESS_0, OTHER_BAR0);
-    qpci_config_writew(other, PCI_COMMAND, PCI_COMMAND_MEMORY);
-    other_works(qts);
-    /* the flat-view oracle finds a device's sections by host BDF */
-    g_assert_cmpint(flat_sections_of(qts, vfio_qtest_host("e1000e")), >, 0);
-    g_assert_cmpint(flat_sections_of(qts, bdf), ==, 0);
-    base_fds = vfio_qtest_vfio_fds(qtest_pid(qts));
+    base_fds = other_start(qts, pcibus, bdf);
 
     for (int cycle = 0; cycle < cycles; cycle++) {
         uint64_t locked = vfio_qtest_vmlck(qtest_pid(qts)), plugged;
@@ -558,15 +602,7 @@ static void test_unplug_load(const void *opaque)
         g_autofree QPCIDevice *dev = NULL;
 
         dma_held(qts, "other", &calls, &bytes, &mappings);
-        qtest_qmp_device_add(qts, "vfio-pci", "hp", "{'host': %s, "
-                             "'bus': 'rp', 'addr': '0'}", bdf);
-        m->open_window(pcibus);
-        dev = qpci_device_find(pcibus, QPCI_DEVFN(0, 0) | 1 << 8);
-        g_assert_nonnull(dev);
-        qpci_config_writel(dev, PCI_BASE_ADDRESS_0, WINDOW);
-        qpci_config_writel(dev, PCI_BASE_ADDRESS_1, 0);
-        qpci_config_writew(dev, PCI_COMMAND,
-                           PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        dev = hp_plug_master(qts, pcibus, m, bdf);
 
         /* Its own container pinned the guest RAM: DMA is mapped */
         plugged = vfio_qtest_vmlck(qtest_pid(qts));
@@ -859,8 +895,6 @@ static void test_unplug_load_spapr(const void *opaque)
     const Machine *m = &spapr_machine;
     int cycles = unplug_cycles(3);
     const char *bdf = vfio_qtest_host(d->name);
-    g_autofree char *addr = g_strdup_printf("0x%x", SPAPR_SLOT);
-    g_autofree QPCIDevice *other = NULL;
     QGuestAllocator alloc;
     QTestState *qts;
     QPCIBus *pcibus;
@@ -877,14 +911,7 @@ static void test_unplug_load_spapr(const void *opaque)
     qtest_qmp_set_event_callback(qts, count_event, &ev);
     guest_load(qts);
     pcibus = vfio_qtest_pci_bus(qts, &alloc);
-    other = qpci_device_find(pcibus, QPCI_DEVFN(5, 0));
-    g_assert_nonnull(other);
-    qpci_config_writel(other, PCI_BASE_ADDRESS_0, OTHER_BAR0);
-    qpci_config_writew(other, PCI_COMMAND, PCI_COMMAND_MEMORY);
-    other_works(qts);
-    g_assert_cmpint(flat_sections_of(qts, vfio_qtest_host("e1000e")), >, 0);
-    g_assert_cmpint(flat_sections_of(qts, bdf), ==, 0);
-    base_fds = vfio_qtest_vfio_fds(qtest_pid(qts));
+    base_fds = other_start(qts, pcibus, bdf);
     kernel_maps_start();
 
     for (int cycle = 0; cycle < cycles; cycle++) {
@@ -893,15 +920,7 @@ static void test_unplug_load_spapr(const void *opaque)
         KernelMaps k0 = kernel_maps(), k;
         g_autofree QPCIDevice *dev = NULL;
 
-        qtest_qmp_device_add(qts, "vfio-pci", "hp", "{'host': %s, "
-                             "'bus': 'pci.0', 'addr': %s}", bdf, addr);
-        m->configure(qts, m);
-        dev = qpci_device_find(pcibus, QPCI_DEVFN(SPAPR_SLOT, 0));
-        g_assert_nonnull(dev);
-        qpci_config_writel(dev, PCI_BASE_ADDRESS_0, WINDOW);
-        qpci_config_writel(dev, PCI_BASE_ADDRESS_1, 0);
-        qpci_config_writew(dev, PCI_COMMAND,
-                           PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        dev = hp_plug_master(qts, pcibus, m, bdf);
         g_assert_cmpint(vfio_qtest_vfio_fds(qtest_pid(qts)), >, base_fds);
 
         /* The guest maps its TCEs: one run, one MAP_DMA of 64 KiB */
