@@ -26,7 +26,7 @@ sys.path.insert(0, TESTBED)
 import tce_ioctls  # noqa: E402
 
 spec = importlib.util.spec_from_file_location(
-    "check_pseries", os.path.join(TESTBED, "check-pseries.py"))
+    "check_tce", os.path.join(TESTBED, "check-tce.py"))
 cp = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cp)
 
@@ -48,7 +48,7 @@ def run(binary, accel, device, guests):
             "vfio-pci,host=%s,id=nic,addr=02.0" % device]
     machine = cp.PSERIES + ",x-vof=on"
     t0 = time.time()
-    qemu = cp.launch(binary, args, qtest=False, machine=machine, accel=accel)
+    qemu = cp.launch(binary, args, machine=machine, accel=accel)
     try:
         deadline = time.time() + 1800
         words = cp.read_mailbox(qemu, 64)

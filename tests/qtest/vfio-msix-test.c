@@ -22,6 +22,7 @@
 #include "libqtest.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "vfio-qtest-util.h"
 
 #define VFIO_REGION_FLAG_MMAP   (1 << 2)    /* VFIO_REGION_INFO_FLAG_MMAP */
@@ -368,6 +369,112 @@ static void test_not_emulated(const void *opaque)
                     ~before);
     mmio_writel(&g, bar_addr(d->bar) + d->table + PCI_MSIX_ENTRY_DATA,
                 before);
+    guest_stop(&g);
+}
+
+/* Does the machine emulate MSI-X tables (no vfio-no-msix-emulation)? */
+static bool machine_emulates(Guest *g)
+{
+    QDict *rsp = qtest_qmp(g->qts, "{ 'execute': 'qom-get', 'arguments': {"
+                           " 'path': '/machine',"
+                           " 'property': 'vfio-no-msix-emulation' } }");
+    bool emulates = !qdict_get_bool(rsp, "return");
+
+    qobject_unref(rsp);
+    return emulates;
+}
+
+/*
+ * On 64 KiB host pages the 16 KiB MSI-X BAR is sub-page.  Its table and
+ * PBA bytes trap as msix-table / msix-pba exactly when the machine
+ * emulates MSI-X, and no other byte says so; every range x-query-vfio
+ * reports is true (the table reads all ones through the device fd); a
+ * guest's write to the table's first message data word stays in QEMU
+ * where the table is emulated, is dropped through the device fd, and
+ * reaches the device through QEMU's mapping of the BAR.
+ */
+static void test_ranges_64k(const void *opaque)
+{
+    const MsixDevice *d = opaque;
+    uint64_t off[2], size[2], data, entries;
+    const char *reason;
+    QDict *info, *bar, *msix;
+    uint32_t before, val, got, host;
+    bool emulates, table = false;
+    QListEntry *e;
+    int n = 0;
+    Guest g;
+
+    if (!guest_start(&g, d, "")) {
+        return;
+    }
+    info = vfio_qtest_device(g.qts, "d");
+    bar = vfio_qtest_bar(g.qts, "d", d->bar);
+    msix = qdict_get_qdict(info, "msix");
+    g_assert_nonnull(msix);
+    g_assert_cmphex(qdict_get_int(bar, "size"), ==, 0x4000);
+    g_assert_cmphex(qdict_get_int(bar, "size"), <,
+                    qdict_get_int(info, "host-page-size"));
+    g_assert_true(qdict_haskey(bar, "address"));
+    entries = qdict_get_int(msix, "entries");
+    if (qdict_get_int(msix, "table-bar") == d->bar) {
+        off[n] = qdict_get_int(msix, "table-offset");
+        size[n++] = entries * PCI_MSIX_ENTRY_SIZE;
+        table = true;
+    }
+    if (qdict_get_int(msix, "pba-bar") == d->bar) {
+        off[n] = qdict_get_int(msix, "pba-offset");
+        size[n++] = DIV_ROUND_UP(entries, 64) * 8;
+    }
+    g_assert_cmpint(n, >, 0);
+
+    emulates = machine_emulates(&g);
+    for (int i = 0; i < n; i++) {
+        g_assert_cmpint(g_str_has_prefix(vfio_qtest_range_at(bar, off[i]),
+                                         "msix-"), ==, emulates);
+        g_assert_cmpint(g_str_has_prefix(vfio_qtest_range_at(bar, off[i] +
+                                                             size[i] - 1),
+                                         "msix-"), ==, emulates);
+    }
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(bar, "ranges"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t start = qdict_get_int(r, "offset");
+        uint64_t end = start + qdict_get_int(r, "size");
+        bool holds = false;
+
+        if (!g_str_has_prefix(qdict_get_try_str(r, "reason") ?: "", "msix-")) {
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            holds |= start < off[i] + size[i] && off[i] < end;
+        }
+        g_assert_true(holds);
+    }
+    vfio_qtest_assert_ranges(g.qts, "d", d->bar, vfio_qtest_host(d->name),
+                             table ? off[0] : 0, table ? size[0] : 0);
+
+    if (table) {
+        data = off[0] + PCI_MSIX_ENTRY_DATA;
+        reason = vfio_qtest_range_at(bar, data);
+        before = physical(&g, data);
+        val = before ^ 0x5a5a0001;
+        mmio_writel(&g, bar_addr(d->bar) + data, val);
+        got = mmio_readl(&g, bar_addr(d->bar) + data);
+        host = physical(&g, data);
+        if (g_str_has_prefix(reason, "msix-")) {
+            g_assert_cmphex(got, ==, val);
+            g_assert_cmphex(host, ==, before);
+        } else if (!strcmp(reason, "device-fd")) {
+            g_assert_cmphex(got, ==, 0xffffffff);
+            g_assert_cmphex(host, ==, before);
+        } else {
+            g_assert_cmphex(got, ==, val);
+            g_assert_cmphex(host, ==, val);
+            mmio_writel(&g, bar_addr(d->bar) + data, before);
+        }
+    }
+    qobject_unref(bar);
+    qobject_unref(info);
     guest_stop(&g);
 }
 
@@ -825,6 +932,14 @@ int main(int argc, char **argv)
         } else {
             p = g_strdup_printf("%s/not-emulated", base);
             qtest_add_data_func(p, d, test_not_emulated);
+        }
+    }
+    if (page_size() == 0x10000) {
+        for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
+            g_autofree char *p = g_strdup_printf("/vfio/msix/%s/ranges-64k",
+                                                 devices[i].name);
+
+            qtest_add_data_func(p, &devices[i], test_ranges_64k);
         }
     }
     qtest_add_func("/vfio/msix/refused", test_refused);

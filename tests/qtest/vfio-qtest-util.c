@@ -233,6 +233,103 @@ const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset)
     return "none";
 }
 
+static uint64_t trapped_reads(QTestState *qts, const char *id, int nr)
+{
+    QDict *bar = vfio_qtest_bar(qts, id, nr);
+    uint64_t n = qdict_get_int(bar, "trapped-reads");
+
+    qobject_unref(bar);
+    return n;
+}
+
+/* A read at @offset of @id's BAR @nr (bus address @addr) is as @reason says */
+static void assert_read_true(QTestState *qts, const char *id, int nr,
+                             uint64_t addr, uint64_t offset,
+                             const char *reason, const char *bdf,
+                             uint64_t hidden, uint64_t hidden_size)
+{
+    bool counted = !strcmp(reason, "device-fd") || !strcmp(reason, "mmap") ||
+                   !strcmp(reason, "padding");
+    uint64_t reads = trapped_reads(qts, id, nr);
+    uint32_t got, want;
+
+    vfio_qtest_mmio_readl(qts, addr + offset);
+    reads = trapped_reads(qts, id, nr) - reads;
+    if (reads != counted) {
+        g_test_message("%s BAR %d: a read at +0x%" PRIx64 " (%s)", id, nr,
+                       offset, reason);
+        g_assert_cmpuint(reads, ==, counted);
+    }
+    if (g_str_has_prefix(reason, "msix-") || !strcmp(reason, "padding")) {
+        return;
+    }
+    got = vfio_qtest_mmio_readl(qts, addr + offset);
+    if (!strcmp(reason, "device-fd") && offset >= hidden &&
+        offset - hidden < hidden_size) {
+        want = 0xffffffff;
+    } else {
+        want = vfio_qtest_sysfs_bar_read(bdf, nr, offset, 4);
+    }
+    if (got != want) {
+        g_test_message("%s BAR %d +0x%" PRIx64 " (%s)", id, nr, offset,
+                       reason);
+        g_assert_cmphex(got, ==, want);
+    }
+}
+
+void vfio_qtest_assert_ranges(QTestState *qts, const char *id, int nr,
+                              const char *bdf, uint64_t hidden,
+                              uint64_t hidden_size)
+{
+    QDict *dev = vfio_qtest_device(qts, id);
+    QDict *bar = device_bar(dev, nr);
+    uint64_t page = qdict_get_int(dev, "host-page-size");
+    uint64_t size = qdict_get_int(bar, "size");
+    uint64_t addr = qdict_get_int(bar, "address");
+    uint64_t cpu = qdict_get_int(bar, "cpu-address");
+    uint64_t at = 0;
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(bar, "ranges"), e) {
+        QDict *range = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t offset = qdict_get_int(range, "offset");
+        uint64_t len = qdict_get_int(range, "size");
+        bool direct = !strcmp(qdict_get_str(range, "kind"), "direct");
+
+        /* From 0 without a gap; a trapped range says why */
+        g_assert_cmphex(offset, ==, at);
+        g_assert_true(direct || qdict_haskey(range, "reason"));
+        /* KVM maps whole host pages: a direct range is made of them */
+        if (direct) {
+            g_assert_cmphex((cpu + offset) % page, ==, 0);
+            g_assert_cmphex(len % page, ==, 0);
+        }
+        at += len;
+    }
+    g_assert_cmphex(at, >=, size);
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(bar, "ranges"), e) {
+        QDict *range = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t offset = qdict_get_int(range, "offset");
+        uint64_t end = MIN(offset + qdict_get_int(range, "size"), size);
+        const char *reason = qdict_haskey(range, "reason") ?
+                             qdict_get_str(range, "reason") : "direct";
+
+        if (offset >= size) {
+            continue;
+        }
+        /* Its first register, and its last one in the BAR */
+        assert_read_true(qts, id, nr, addr, offset, reason, bdf, hidden,
+                         hidden_size);
+        if (end - offset >= 8) {
+            assert_read_true(qts, id, nr, addr, end - 4, reason, bdf, hidden,
+                             hidden_size);
+        }
+    }
+    qobject_unref(bar);
+    qobject_unref(dev);
+}
+
 bool vfio_qtest_sysfs_bar(const char *bdf, int bar, uint64_t *start,
                           uint64_t *size)
 {

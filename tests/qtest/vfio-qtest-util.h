@@ -76,6 +76,20 @@ bool vfio_qtest_region_has_cap(QTestState *qts, const char *id, int index,
 const char *vfio_qtest_range_at(QDict *bar_info, uint64_t offset);
 
 /*
+ * x-query-vfio's ranges of BAR @nr of device @id (placed by the guest)
+ * tell the truth: they start at 0, leave no gap and cover the BAR, a
+ * trapped range has a reason, a direct one is whole host pages; a read
+ * at the first and the last register of each range in the BAR counts
+ * in trapped-reads exactly where the device fd, mmap or padding serves
+ * it, and returns the register of host device @bdf (read through sysfs),
+ * or all ones in [@hidden, @hidden + @hidden_size) where the device fd
+ * serves it (the kernel hides the MSI-X table there).
+ */
+void vfio_qtest_assert_ranges(QTestState *qts, const char *id, int nr,
+                              const char *bdf, uint64_t hidden,
+                              uint64_t hidden_size);
+
+/*
  * Where the host kernel placed memory BAR @bar of host device @bdf (from
  * sysfs); false when it is not a memory BAR.
  */

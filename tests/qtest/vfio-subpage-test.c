@@ -21,6 +21,7 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "hw/pci/pci_regs.h"
+#include "qobject/qlist.h"
 #include "vfio-qtest-util.h"
 
 /* A PCI bus address in the 32-bit memory window of q35 and of the PHB */
@@ -32,6 +33,7 @@
 #define SDHCI_SIGNAL_ENABLE 0x38
 #define SDHCI_FORCE_ACMD12  0x50    /* forces Auto CMD12 error events */
 #define UNMAPPED            UINT64_MAX
+#define VFIO_REGION_FLAG_MMAP (1 << 2)  /* VFIO_REGION_INFO_FLAG_MMAP */
 
 typedef struct SubpageDevice {
     const char *name;
@@ -720,6 +722,75 @@ static void test_span(const void *opaque)
     unlink(log);
 }
 
+/*
+ * On 64 KiB host pages the 256-byte sdhci BAR0 is direct, grown to its
+ * page, where the host kernel gave it a page of its own (pseries-a); where
+ * that page is shared and the kernel refuses its mmap (pseries-b: e1000e
+ * BAR3's page), it is trapped through the device fd with one warning.
+ * Either way every range x-query-vfio reports is true.
+ */
+static void test_sdhci_64k(void)
+{
+    const SubpageDevice *d = &devices[0];
+    const char *names[] = { d->name, NULL };
+    g_autofree QPCIDevice *dev = NULL;
+    g_autofree char *warning = NULL;
+    const char *bdf = vfio_qtest_host(d->name);
+    uint64_t start, size;
+    QDict *info, *bar, *last = NULL;
+    QListEntry *e;
+    uint32_t flags;
+    bool shared;
+    Guest g;
+
+    if (!vfio_qtest_require(names)) {
+        return;
+    }
+    g_assert_true(vfio_qtest_sysfs_bar(bdf, 0, &start, &size));
+    shared = start % host_page_size();
+    warning = g_strdup_printf("vfio %s: BAR 0 (256 bytes) is trapped: the "
+                              "kernel does not allow mmap of its host page",
+                              bdf);
+    if (!g_test_subprocess()) {
+        g_autofree char *once = g_strdup_printf("*%s*", warning);
+        g_autofree char *twice = g_strdup_printf("*%s*%s*", warning, warning);
+
+        g_test_trap_subprocess(NULL, 0, 0);
+        g_test_trap_assert_passed();
+        if (shared) {
+            g_test_trap_assert_stderr(once);
+            g_test_trap_assert_stderr_unmatched(twice);
+        }
+        return;
+    }
+    dev = single_start(&g, d, "x-bar-page-align=auto");
+    bar_place(dev, WINDOW);
+    info = vfio_qtest_device(g.qts, "d");
+    g_assert_cmphex(qdict_get_int(info, "host-page-size"), ==, 0x10000);
+    qobject_unref(info);
+    vfio_qtest_region_has_cap(g.qts, "d", 0, "msix-mappable", &flags);
+    bar = vfio_qtest_bar(g.qts, "d", 0);
+    if (shared) {
+        g_assert_false(flags & VFIO_REGION_FLAG_MMAP);
+        g_assert_cmpstr(qdict_get_str(bar, "subpage"), ==, "no-mmap");
+        g_assert_cmpstr(vfio_qtest_range_at(bar, 0), ==, "device-fd");
+    } else {
+        g_assert_true(flags & VFIO_REGION_FLAG_MMAP);
+        g_assert_cmpstr(qdict_get_str(bar, "subpage"), ==, "direct");
+        g_assert_cmpstr(vfio_qtest_range_at(bar, 0), ==, "direct");
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(bar, "ranges"), e) {
+            last = qobject_to(QDict, qlist_entry_obj(e));
+        }
+        /* Grown to its 64 KiB page */
+        g_assert_nonnull(last);
+        g_assert_cmphex(qdict_get_int(last, "offset") +
+                        qdict_get_int(last, "size"), ==, 0x10000);
+    }
+    qobject_unref(bar);
+    vfio_qtest_assert_ranges(g.qts, "d", 0, bdf, 0, 0);
+    guest_stop(&g);
+}
+
 /* 64-bit BAR2 of pci-testdev (membar=), written low half first. */
 static void test_bar64_halves(void)
 {
@@ -906,6 +977,9 @@ int main(int argc, char **argv)
     if (host_subpage_bar("testdev", 0, NULL) &&
         host_subpage_bar("testdev", 2, NULL)) {
         qtest_add_func("/vfio/subpage/two-bars", test_two_bars);
+    }
+    if (host_page_size() == 0x10000) {
+        qtest_add_func("/vfio/subpage/sdhci/64k", test_sdhci_64k);
     }
     if (host_subpage_bar("eepro100", 0, NULL)) {
         qtest_add_func("/vfio/subpage/d3-neighbour", test_d3_neighbour);

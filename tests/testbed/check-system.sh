@@ -13,10 +13,11 @@
 # 3. with --cross (make cross-ppc64le's build-ppc64le), the pseries-a and
 #    pseries-b L1s (64 KiB pages, sPAPR TCE v2 IOMMU) run the ppc64le
 #    build of those qtests and of $pseries_upstream against CROSS-DIR's
-#    ppc64le qemu-system-ppc64, in a chroot on its sysroot, and
-#    check-pseries.py, which asserts on the 64 KiB-only sub-page cases and
-#    (pseries-a) runs tce-guest.S's TCE hypercalls against the real sPAPR
-#    TCE v2 container.
+#    ppc64le qemu-system-ppc64, in a chroot on its sysroot (there the
+#    qtests' 64 KiB-only cases run too: /vfio/subpage/sdhci/64k,
+#    /vfio/msix/*/ranges-64k), and on pseries-a check-tce.py, which runs
+#    the no-OS TCE hypercall guests against the real sPAPR TCE v2
+#    container.
 # Prints one ok / not ok line per test case, named test[arch], and ends with
 # "N passed, M failed" after a line "# R test-bed retries": the L1 runs
 # retried once because their kernel oopsed or panicked (lib.sh: l1_retry),
@@ -119,11 +120,10 @@ record x86-noremap "$rc"
 sysroot=
 [ -z "$cross" ] || sysroot=$(cat "$cross/SYSROOT")
 for machine in ${cross:+pseries-a pseries-b}; do
-    # The TCE hypercall guest needs one L1 only.  On pseries-b, where the
+    # The TCE hypercall guests need one L1 only.  On pseries-b, where the
     # kernel refuses the mmap of sdhci BAR0 (it shares e1000e BAR3's page),
     # vfio-subpage-test's cases that need that mmap ($sdhci_maps) do not
-    # apply; all its others run, kernel-no-mmap among them, and
-    # check-pseries.py asserts sdhci's no-mmap state too.
+    # apply; all its others run, kernel-no-mmap and sdhci/64k among them.
     tce='' qtests="$ppc64_qtests $pseries_qtests"
     if [ "$machine" = pseries-a ]; then
         tce="--tce-guest $cross/tce-guest.elf --tce-runs-guest $cross/tce-runs-guest.elf"
@@ -133,15 +133,16 @@ for machine in ${cross:+pseries-a pseries-b}; do
         qtests=${qtests/ vfio-spapr-test/}
         qtests=${qtests/ vfio-hotplug-test/}
     fi
-    echo "# qtests in the $machine L1 (ppc64le build): $qtests $pseries_upstream check-pseries${tce:+ (with tce-guest)}"
+    echo "# qtests in the $machine L1 (ppc64le build): $qtests $pseries_upstream${tce:+ check-tce}"
     run_child "$TESTBED_DIR/run-in-l1.sh" --share "sysroot=$sysroot" \
         --append "iomem=relaxed vfio_direct.chroot=1 vfio_direct.sysroot=$sysroot" \
         --timeout 1200 "$machine" -- /bin/sh -c '
             "$0" "$1" "$2/qemu-system-ppc64" "$2/qemu/tests/qtest" $3
-            echo "# qtest check-pseries[$1]"
+            [ -z "$5" ] && exit 0
+            echo "# qtest check-tce[$1]"
             python3 "$4" --qemu "$2/qemu-system-ppc64" --label "$1" $5' \
         "$run_qtests" "$machine" "$cross" "$qtests $pseries_upstream" \
-        "$TESTBED_DIR/check-pseries.py" "$tce" >"$log.raw" 2>&1 && rc=0 || rc=$?
+        "$TESTBED_DIR/check-tce.py" "$tce" >"$log.raw" 2>&1 && rc=0 || rc=$?
     record "$machine" "$rc"
 done
 

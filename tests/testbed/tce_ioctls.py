@@ -1,7 +1,7 @@
 """tce_ioctls.py - the sPAPR TCE container's MAP_DMA / UNMAP_DMA calls, as
 the pseries L1's kernel saw them.
 
-An independent oracle for check-pseries.py --tce-runs-guest and
+An independent oracle for check-tce.py --tce-runs-guest and
 tests/bench/run-tce.sh: a kprobe on the L1 kernel's tce_iommu_ioctl
 (drivers/vfio/vfio_iommu_spapr_tce.c) records each VFIO ioctl's command
 and the IOVA, size, flags and host address it was given, read from the
