@@ -22,8 +22,8 @@
 # DIR (default build-ppc64le) gets DIR/qemu, configured by QEMU's configure
 # with --cross-prefix (which writes the meson cross file config-meson.cross)
 # and DIR/qemu-system-ppc64, DIR/tce-guest.elf from
-# tests/testbed/tce-guest.S, and DIR/tce-runs-guest.elf and
-# DIR/tce-bench-guest.elf from tests/testbed/tce-runs-guest.c.
+# tests/guest/tce-guest.S, and DIR/tce-runs-guest.elf and
+# DIR/tce-bench-guest.elf from tests/guest (its Makefile).
 # DIR/configured-HASH records what it was configured from; an unchanged
 # hash skips the step.
 set -euo pipefail
@@ -148,38 +148,11 @@ qemu_src=$(cd "$qemu_src" && pwd)
 ln -sfn "$root" "$builddir/sysroot"
 echo "$root" >"$builddir/SYSROOT"
 
-# The no-OS guest of check-pseries.py --tce-guest, big endian as VOF
-# enters it, linked to run from the first byte of its image.
-tce_src=$srcdir/tests/testbed/tce-guest.S tce=$builddir/tce-guest.elf
-if [ ! -e "$tce" ] || [ "$tce_src" -nt "$tce" ]; then
-    if ! "$CROSS_CC" -mbig-endian -nostdlib -c "$tce_src" -o "$tce.o" ||
-       ! "$TRIPLET-ld" -EB -m elf64ppc -Ttext=0 -e _start -N \
-            --no-warn-rwx-segments "$tce.o" -o "$tce"; then
-        die "building $tce from tests/testbed/tce-guest.S failed"
-    fi
-    rm -f "$tce.o"
-fi
-
-# The no-OS guest of check-pseries.py --tce-runs-guest, and its bench
-# build for tests/bench/run-tce.sh (tests/testbed/tce-runs-guest.c).
-runs_src=$srcdir/tests/testbed/tce-runs-guest.c
-for variant in tce-runs-guest tce-bench-guest; do
-    elf=$builddir/$variant.elf
-    [ -e "$elf" ] && [ ! "$runs_src" -nt "$elf" ] &&
-        [ ! "$srcdir/tests/testbed/tce-runs-guest.ld" -nt "$elf" ] && continue
-    define=
-    [ "$variant" = tce-bench-guest ] && define=-DBENCH
-    if ! "$CROSS_CC" -mbig-endian -mabi=elfv2 -mcpu=power8 -O2 \
-            -ffreestanding -fno-builtin -fno-pic -mcmodel=medium \
-            -mno-altivec -mno-vsx -msoft-float -fno-stack-protector \
-            -fno-asynchronous-unwind-tables -Wall -Werror -nostdlib \
-            $define -c "$runs_src" -o "$elf.o" ||
-       ! "$TRIPLET-ld" -EB -m elf64ppc -N --no-warn-rwx-segments \
-            -T "$srcdir/tests/testbed/tce-runs-guest.ld" "$elf.o" -o "$elf"; then
-        die "building $elf from tests/testbed/tce-runs-guest.c failed"
-    fi
-    rm -f "$elf.o"
-done
+# The no-OS pseries guests of check-tce.py and tests/bench/run-tce.sh
+# (tests/guest).
+make -s -C "$srcdir/tests/guest" O="$builddir" PPC="$TRIPLET" \
+    tce-guest.elf tce-runs-guest.elf tce-bench-guest.elf ||
+    die "building the pseries guests of tests/guest failed"
 
 # libfdt has no .pc file: QEMU looks for it with the compiler alone.
 sysinc=$builddir/sysroot/usr/include syslib=$builddir/sysroot/usr/lib/$TRIPLET

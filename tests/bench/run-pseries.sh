@@ -5,7 +5,7 @@
 #                              [--rounds R] [--timeout SEC] [--slof-layout]
 #                              [--doorbell]
 #
-# Builds the L2's initramfs (pseries-l2-init.c, static, as /init) into
+# Builds the L2's initramfs (tests/guest/pseries-l2-init.c, as /init) into
 # DIR/bench, boots one pseries-a test-bed L1 with nested KVM-HV
 # (run-in-l1.sh --nested-kvm) in the chroot on DIR's ppc64el sysroot, and
 # runs pseries-subpage.py there: one Linux L2 per build under -accel kvm
@@ -64,9 +64,9 @@ sysroot=$(cat "$build/SYSROOT")
 out=$build/bench
 mkdir -p "$out/l2/dev"
 note "building the L2 initramfs"
-powerpc64le-linux-gnu-gcc -static -O2 -Wall -Wextra -o "$out/l2/init" \
-    "$repo/tests/bench/pseries-l2-init.c" ||
-    die "building pseries-l2-init.c with powerpc64le-linux-gnu-gcc failed"
+make -s -C "$repo/tests/guest" O="$out" pseries-l2-init ||
+    die "building tests/guest/pseries-l2-init.c failed"
+cp "$out/pseries-l2-init" "$out/l2/init"
 (cd "$out/l2" && find . -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$out/l2.cpio.gz"
 kdir=$("$testbed/fetch-kernel.sh" ppc64el-64k)

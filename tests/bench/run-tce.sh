@@ -5,7 +5,7 @@
 #
 # Boots one pseries-a test-bed L1 (64 KiB pages, real sPAPR TCE v2
 # container) in the chroot on DIR's ppc64el sysroot and runs tce-bench.py
-# there: tests/testbed/tce-runs-guest.c's bench build maps 1 GiB through
+# there: tests/guest/tce-bench-guest.c maps 1 GiB through
 # the default window (4 KiB TCEs) and through a 64 KiB DDW, on each build
 # in turn; a kprobe on the L1 kernel's tce_iommu_ioctl counts MAP_DMA and
 # UNMAP_DMA.  The output is also kept in DIR/bench/tce-bench.txt.

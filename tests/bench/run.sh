@@ -4,7 +4,7 @@
 #   tests/bench/run.sh [--build DIR] [--base DIR] [--loads N] [--rounds R]
 #                      [--trace] [--control] [--timeout SEC]
 #
-# Builds the guest firmware into DIR/bench (tests/bench/Makefile), boots one
+# Builds the guest firmware into DIR/bench (tests/guest/Makefile), boots one
 # x86 test-bed L1 (tests/testbed/run-in-l1.sh) and runs subpage-bar.py there
 # twice: an L2 KVM guest (nested in the TCG L1) per build, timing loads and
 # counting real MMIO exits, first with sdhci, i6300esb and pvpanic assigned
@@ -67,7 +67,7 @@ for d in "$ours_dir" "$base_dir"; do
     [ -x "$d/qemu-system-x86_64" ] || die "no $d/qemu-system-x86_64 (run make / make base-build)"
 done
 
-make -s -C "$repo/tests/bench" O="$ours_dir/bench" >&2
+make -s -C "$repo/tests/guest" O="$ours_dir/bench" subpage-bar.bin >&2
 bios=$ours_dir/bench/subpage-bar.bin
 
 t0=$(date +%s.%N)

@@ -2,8 +2,8 @@
 """tce-bench.py - mapping 1 GiB through TCE hypercalls: VFIO ioctls and time,
 per build, in one pseries L1 (run by tests/bench/run-tce.sh).
 
-For each --qemu NAME=BINARY it boots tests/testbed/tce-runs-guest.c's bench
-build (-kernel, -M pseries,x-vof=on, e1000e assigned with vfio-pci) under
+For each --qemu NAME=BINARY it boots tests/guest/tce-bench-guest.c
+(-kernel, -M pseries,x-vof=on, e1000e assigned with vfio-pci) under
 --accel (tcg: QEMU handles every TCE hypercall; kvm: the pseries L1's
 nested KVM-HV, which may handle them in the kernel).  The guest maps
 [0, 1 GiB) of its RAM with H_PUT_TCE_INDIRECT (512 TCEs per call) through

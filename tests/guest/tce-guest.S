@@ -1,6 +1,7 @@
 /*
  * tce-guest.S - a no-OS pseries guest that puts TCEs on the PHB's default
- * DMA window with the sPAPR hypercalls, for check-pseries.py --tce-guest.
+ * DMA window with the sPAPR hypercalls, for tests/testbed/check-tce.py
+ * --tce-guest.
  *
  * Loaded with -kernel under -M pseries,x-vof=on: VOF jumps to the first
  * byte of the image, big endian, in real mode.  Guest physical addresses
