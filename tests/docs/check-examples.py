@@ -42,11 +42,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pylib"))
+import guide  # noqa: E402  (tests/pylib/guide.py)
 import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 HOST_ERROR = "no such host device"
@@ -71,23 +71,8 @@ def stable(value):
 
 def examples(path):
     """(kind, line number, block text) of each marked console block."""
-    lines = open(path).read().split("\n")
-    out = []
-    for i, line in enumerate(lines):
-        m = re.match(r"\.\. vfio-direct-example: (\w+)$", line.strip())
-        if not m or m.group(1) not in ("run", "usage", "testbed"):
-            continue
-        j = i + 1
-        while j < len(lines) and not lines[j].startswith(".. code-block::"):
-            j += 1
-        j += 1
-        block = []
-        while j < len(lines) and (not lines[j].strip() or lines[j][0] == " "):
-            block.append(lines[j])
-            j += 1
-        out.append((m.group(1), i + 1,
-                    textwrap.dedent("\n".join(block)).strip("\n")))
-    return out
+    return [e for e in guide.examples(path)
+            if e[0] in ("run", "usage", "testbed")]
 
 
 def commands(block, prompt="$ "):
