@@ -21,22 +21,12 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pylib"))
+from tap import Checker  # noqa: E402  (tests/pylib/tap.py)
+
 PAGE = 4096
 CAP_SPARSE, CAP_MSIX_MAPPABLE, CAP_SPAN = 1, 3, 6
-
-
-class Checker:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, cond, detail=None):
-        if cond:
-            self.passed += 1
-            print(f"ok - {name}")
-        else:
-            self.failed += 1
-            print(f"not ok - {name}" + (f" ({detail})" if detail else ""))
-        return cond
 
 
 class Run:

@@ -16,23 +16,12 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pylib"))
+from tap import Checker  # noqa: E402  (tests/pylib/tap.py)
+
 PAGE_4K = 4096
 PAGE_64K = 65536
-
-
-class Checker:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=None):
-        if cond:
-            self.passed += 1
-            print(f"ok - {name}")
-        else:
-            self.failed += 1
-            print(f"not ok - {name}" + (f" ({detail})" if detail else ""))
-        return cond
 
 
 def region(dev, index):
