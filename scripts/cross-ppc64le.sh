@@ -2,7 +2,7 @@
 # cross-ppc64le.sh - configure the ppc64le cross build of our QEMU (make cross-ppc64le).
 #
 #   cross-ppc64le.sh [--build-dir DIR] [--src DIR]    configure DIR when stale
-#   cross-ppc64le.sh --sysroot                         print the sysroot only
+#   cross-ppc64le.sh --sysroot [--with PKGS]           print the sysroot only
 #
 # The pseries test bed runs our qemu-system-ppc64 and the qtests on a 64 KiB
 # page ppc64le L1, so they are built for ppc64le from the source tree that
@@ -33,12 +33,13 @@ set -euo pipefail
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 builddir=$srcdir/build-ppc64le
 qemu_src=$srcdir/build/src
-print_sysroot=
+print_sysroot= with=
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) builddir=${2?--build-dir needs a directory}; shift ;;
     --src) qemu_src=${2?--src needs a directory}; shift ;;
     --sysroot) print_sysroot=1 ;;
+    --with) with=${2?--with needs package names}; shift ;;
     -h|--help) sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0" | sed '$d'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
@@ -50,6 +51,8 @@ CROSS_CC=$TRIPLET-gcc
 # What QEMU links with, and what the L1's chroot runs it with.
 SYSROOT_PACKAGES="libc6 libglib2.0-dev zlib1g-dev libfdt-dev
                   dash coreutils sed grep strace"
+[ -z "$with" ] || [ -n "$print_sysroot" ] || die "--with goes with --sysroot"
+SYSROOT_PACKAGES="$SYSROOT_PACKAGES $with"
 # Provided by the cross toolchain (libc6-dev-ppc64el-cross, same glibc):
 # their linker scripts name absolute paths that only exist on a ppc64el host.
 SYSROOT_SKIP="libc6-dev linux-libc-dev libc-dev-bin"
