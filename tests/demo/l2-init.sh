@@ -14,7 +14,8 @@
 #   L2-DONE T            the work is over; the host now reads its counters
 #
 # l2.mode=idle (the libvirt test) stops after L2-PROBED ("L2-READY") and
-# stays up for hot-unplug and replug; l2.loads=N (default 1000) sets the
+# stays up for hot-unplug and replug (on pseries l2-drc, from mkl2.sh,
+# does the guest's part of it); l2.loads=N (default 1000) sets the
 # loads per register loop.
 export PATH=/bin
 /bin/busybox --install -s /bin
@@ -45,6 +46,10 @@ e1000e 8086:10d3 e1000e
 nvme 1b36:0010 nvme
 i6300esb 8086:25ab i6300esb
 pvpanic 1b36:0011 pvpanic-pci"
+# xhci where the initramfs has its driver (the pseries L2)
+grep -q xhci-pci /lib/modules/load-order &&
+    want="$want
+xhci 1b36:000d xhci_hcd"
 
 devs() {
     for d in /sys/bus/pci/devices/*; do
@@ -78,6 +83,8 @@ done
 echo "L2-PROBED $(up)"
 
 if [ "$mode" = idle ]; then
+    # pseries: l2-drc answers PCI hot-plug requests (L2-DRC lines)
+    [ -x /bin/l2-drc ] && l2-drc &
     echo "L2-READY"
     while :; do sleep 5; done
 fi
@@ -107,12 +114,17 @@ if [ -e /sys/class/nvme/nvme0 ]; then
 fi
 # sdhci: the driver read the capabilities at probe; read them again in
 # a loop, and the small BARs' first register the same way.
-for spec in "sdhci 0 0x40" "i6300esb 0 0x0" "pvpanic 0 0x0" "e1000e 0 0x8" "nvme 0 0x1c"; do
+for spec in "sdhci 0 0x40" "i6300esb 0 0x0" "pvpanic 0 0x0" "e1000e 0 0x8" "nvme 0 0x1c" \
+            "xhci 0 0x0"; do
     set -- $spec
     bdf=$(bdf_of "$1")
     [ -n "$bdf" ] && echo "L2-TOUCH $1 $(l2-touch "$bdf" "$2" "$3" "$loads")"
 done
 mmc=$(ls /sys/class/mmc_host 2>/dev/null | head -n 1)
 [ -n "$mmc" ] && echo "L2-WORK sdhci $mmc"
+# xhci: the driver read its capabilities and registered its root hubs
+x=$(bdf_of xhci)
+[ -n "$x" ] && [ -d "/sys/bus/pci/devices/$x/usb1" ] &&
+    echo "L2-WORK xhci root hubs $(ls -d "/sys/bus/pci/devices/$x"/usb* | sed 's,.*/,,' | tr '\n' ' ')"
 echo "L2-DONE $(up)"
 while :; do sleep 5; done
