@@ -114,9 +114,11 @@ check-system: all cross-ppc64le
 	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(VFIO_QTESTS))
 	tests/testbed/check-system.sh --build $(BUILD) --cross $(CROSS_BUILD)
 
-# libvirt's <hostdev> driving our binary in the x86 L1 (tests/libvirt).
-check-libvirt: all
-	tests/libvirt/run.sh --build $(BUILD)
+# libvirt's <hostdev> driving our binaries: the x86 L1, then the pseries
+# L1 under nested KVM-HV (tests/libvirt; LIBVIRT=x86|pseries picks one).
+LIBVIRT ?= all
+check-libvirt: all $(if $(filter x86,$(LIBVIRT)),,cross-ppc64le)
+	tests/libvirt/run.sh --platform $(LIBVIRT) --build $(BUILD) --cross $(CROSS_BUILD)
 
 # Configures only when the source tree or the sysroot changed (stamp in
 # $(CROSS_BUILD)); compiles with the same ccache as the host build.

@@ -3,10 +3,10 @@
 #
 #   in-l1.sh QEMU L2DIR GUIDE [CAPSDIR]
 #
-# Runs Debian's libvirtd (the host's, from the shared /usr) with a private
-# configuration (a tmpfs over /etc/libvirt: root, no cgroups, no
-# namespaces, no security driver, no virtlogd; a libvirt-qemu user on
-# copies of passwd and group), links QEMU (our build) as
+# Runs Debian's libvirtd (the host's, from the shared /usr) with the
+# private configuration of lib-l1.sh (a tmpfs over /etc/libvirt: root, no
+# cgroups, no namespaces, no security driver, no virtlogd; a libvirt-qemu
+# user on copies of passwd and group), links QEMU (our build) as
 # /opt/vfio-direct/bin/qemu-system-x86_64 and the L2 kernel and initramfs
 # of L2DIR (tests/demo/mkl2.sh) into /var/lib/libvirt/images, then takes
 # the domain and hostdev XML of the user guide GUIDE verbatim
@@ -27,45 +27,8 @@ qemu=$1 l2dir=$2 guide=$3 capsdir=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 dom=vfio-direct-guest
 sdhci=0000:00:03.0
-virsh="virsh -q -c qemu:///system"
-pass=0 fail=0 n=0
-t0=$(date +%s)
+. "$here/lib-l1.sh"
 
-ok() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then
-        pass=$((pass + 1)); echo "ok $n - $2"
-    else
-        fail=$((fail + 1)); echo "not ok $n - $2"
-        [ -z "${3:-}" ] || printf '%s\n' "$3" | head -n 30 | sed 's/^/# /'
-    fi
-}
-finish() {
-    $virsh destroy "$dom" >/dev/null 2>&1
-    $virsh undefine "$dom" >/dev/null 2>&1
-    if [ -n "${lvpid:-}" ]; then
-        kill "$lvpid" 2>/dev/null
-        wait_for 15 sh -c "! kill -0 $lvpid" || kill -9 "$lvpid" 2>/dev/null
-    fi
-    echo "# libvirt test: $(($(date +%s) - t0)) s in the L1"
-    echo "$pass passed, $fail failed"
-    [ "$fail" = 0 ] && exit 0
-    exit 1
-}
-# wait_for SECONDS CMD...: poll CMD every second until it succeeds.
-wait_for() {
-    local end=$(($(date +%s) + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$end" ] || return 1
-        sleep 1
-    done
-}
-hmp() { $virsh qemu-monitor-command --hmp "$dom" "$1" | tr -d '\r'; }
-qpid() { cat "/run/libvirt/qemu/$dom.pid" 2>/dev/null; }
-# vfio_maps: QEMU's mappings of a VFIO device file
-vfio_maps() { grep -c 'vfio-device\|/dev/vfio' "/proc/$(qpid)/maps"; }
-vfio_fds() { ls -l "/proc/$(qpid)/fd" | grep -c '/dev/vfio/[0-9]'; }
 sdhci_direct() {
     hmp 'info vfio' | awk -v h="$sdhci" '
         /^vfio-pci / { dev = ($2 == h ":") }
@@ -77,58 +40,12 @@ sdhci_direct() {
 no_vfio() { hmp 'info vfio' | grep -q '^No vfio-pci devices'; }
 has_vfio() { hmp 'info vfio' | grep -q "^vfio-pci $sdhci:"; }
 
-# A private libvirt configuration, on a tmpfs over the host's /etc/libvirt.
-mount -t tmpfs -o mode=0755 libvirt-etc /etc/libvirt || { ok 1 "tmpfs over /etc/libvirt"; finish; }
-cat >/etc/libvirt/libvirtd.conf <<'CONF'
-unix_sock_rw_perms = "0700"
-auth_unix_ro = "none"
-auth_unix_rw = "none"
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
-CONF
-cat >/etc/libvirt/qemu.conf <<'CONF'
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-stdio_handler = "file"
-CONF
-# libvirtd resolves its built-in QEMU user (libvirt-qemu) before reading
-# qemu.conf: give it one, on copies of the host's passwd and group.
-for f in passwd group; do
-    cp "/etc/$f" "/run/$f"
-    grep -q '^libvirt-qemu:' "/run/$f" || case $f in
-        passwd) echo 'libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin' ;;
-        group) echo 'libvirt-qemu:x:64055:' ;;
-    esac >>"/run/$f"
-    mount --bind "/run/$f" "/etc/$f"
-done
-mkdir -p /var/lib/libvirt/images /var/cache/libvirt /var/log/libvirt/qemu \
-    /run/libvirt /opt/vfio-direct/bin
-[ -e /var/run ] || ln -s /run /var/run
-# CAPSDIR (a writable share) keeps libvirt's probe of QEMU's capabilities
-# from one run to the next; libvirt probes again when the binary changed.
-if [ -n "$capsdir" ] && [ -d "$capsdir" ]; then
-    mkdir -p /var/cache/libvirt/qemu
-    mount --bind "$capsdir" /var/cache/libvirt/qemu
-fi
-ln -sf "$qemu" /opt/vfio-direct/bin/qemu-system-x86_64
+libvirt_start qemu-system-x86_64 "$qemu" "$capsdir"
 cp "$l2dir/vmlinuz" /var/lib/libvirt/images/$dom.vmlinuz
 cp "$l2dir/initrd.cpio.gz" /var/lib/libvirt/images/$dom.initrd
 python3 "$here/docs-xml.py" "$guide" domain >/tmp/domain.xml &&
     python3 "$here/docs-xml.py" "$guide" hostdev >/tmp/hostdev.xml
 ok $? "the user guide's domain and hostdev examples"
-
-# PATH without /usr/bin: libvirtd then probes no emulator but ours (each
-# probe of a QEMU binary takes 20-30 s in the TCG L1).
-PATH=/usr/sbin:/sbin /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf >/var/log/libvirt/stdout 2>&1 &
-lvpid=$!
-t=$(date +%s)
-wait_for 90 $virsh list --all
-ok $? "libvirtd $(libvirtd --version | awk '{print $NF}') answers ($(($(date +%s) - t)) s)" "$(tail -n 20 /var/log/libvirt/libvirtd.log /var/log/libvirt/stdout 2>&1)"
-[ "$fail" = 0 ] || finish
 
 t=$(date +%s)
 out=$($virsh define /tmp/domain.xml 2>&1 && $virsh start "$dom" 2>&1)
