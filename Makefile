@@ -2,7 +2,8 @@
 #
 #   make             install missing deps, configure, build both targets
 #   make demo        build ours and the base, run one Linux guest on
-#                    passed-through devices on each, report side by side
+#                    passed-through devices on each, report side by side,
+#                    on x86 and on pseries (DEMO=x86|pseries: one of them)
 #   make check       every test tier: unit, upstream qtests, libvirt (x86),
 #                    test bed
 #   make check-libvirt  libvirt driving our binaries in the x86 and the
@@ -90,9 +91,14 @@ $(CONFIG_STAMP):
 	touch $@
 
 # The same Linux guest on passed-through devices, base and ours side by
-# side (tests/demo): report on stdout and in $(BUILD)/demo/.
-demo: all base-build
-	tests/demo/demo.sh --build $(BUILD) --base $(BASE_BUILD)
+# side (tests/demo): the x86 L1, then the pseries L1 (64 KiB pages,
+# nested KVM-HV); DEMO=x86|pseries picks one.  Report on stdout and in
+# $(BUILD)/demo/ (pseries: $(BUILD)/demo/pseries/).
+DEMO ?= all
+demo: all $(if $(filter pseries,$(DEMO)),,base-build) \
+      $(if $(filter x86,$(DEMO)),,cross-ppc64le cross-ppc64le-base)
+	tests/demo/demo.sh --platform $(DEMO) --build $(BUILD) --base $(BASE_BUILD) \
+		--cross $(CROSS_BUILD) --cross-base $(CROSS_BASE_BUILD)
 
 # check-libvirt's pseries half (about 5 min idle, 9-11 loaded) does not
 # fit the cold budget (README): make check runs the x86 half only.

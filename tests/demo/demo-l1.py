@@ -100,6 +100,20 @@ def trace_collect():
 class L2:
     def __init__(self, qemu, args, devices, tmp):
         self.strace_path = os.path.join(tmp, "strace")
+        cmd = self.command(args, devices)
+        # QEMU's main thread only (no -f): the memory listener's DMA
+        # mappings, without stopping on the vCPU's every KVM_RUN (with
+        # -f the base's L2 did not boot within 300 s on a loaded host)
+        strace = ["strace", "-qq", "-T", "-e", "trace=ioctl", "-e",
+                  "signal=none", "-o", self.strace_path]
+        self.t0 = time.monotonic()
+        self.vm = qemutest.Qemu(qemu, cmd, wrapper=strace, console=True,
+                                timeout=120, prefix="demo-")
+        self.proc = self.vm.proc
+        self.console = self.vm.console
+
+    def command(self, args, devices):
+        """The L2's QEMU arguments (demo-pseries-l1.py has its own)."""
         append = ("console=ttyS0 iomem=relaxed quiet panic=-1 l2.mode=demo "
                   "l2.loads=%d" % args.loads)
         cmd = ["-M", "q35", "-accel", "kvm", "-cpu", "host",
@@ -113,16 +127,7 @@ class L2:
         for i, n in enumerate(DEVICES):
             cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0"
                     % (devices[n], n, 3 + i)]
-        # QEMU's main thread only (no -f): the memory listener's DMA
-        # mappings, without stopping on the vCPU's every KVM_RUN (with
-        # -f the base's L2 did not boot within 300 s on a loaded host)
-        strace = ["strace", "-qq", "-T", "-e", "trace=ioctl", "-e",
-                  "signal=none", "-o", self.strace_path]
-        self.t0 = time.monotonic()
-        self.vm = qemutest.Qemu(qemu, cmd, wrapper=strace, console=True,
-                                timeout=120, prefix="demo-")
-        self.proc = self.vm.proc
-        self.console = self.vm.console
+        return cmd
 
     def cmd(self, name, **args):
         r = self.vm.qmp_rsp(name, **args)
@@ -249,6 +254,29 @@ def qemu_pid(strace_pid):
         return None
 
 
+def follow(l2, r, name, deadline):
+    """Read the L2's console to L2-DONE or @deadline into run record @r:
+    its marks (seconds since QEMU started), the pinned bytes at
+    L2-PROBED, its L2-/TOUCH lines, and "ok"."""
+    while True:
+        ln = l2.line(deadline)
+        if ln is None:
+            break
+        w = ln.split()
+        if not w:
+            continue
+        if w[0] in ("L2-INIT", "L2-PROBED", "L2-DONE"):
+            r["marks"][w[0]] = round(time.monotonic() - l2.t0, 2)
+            if w[0] == "L2-PROBED":
+                r["pinned_at_ready"] = qemutest.vmlck(qemu_pid(l2.proc.pid))
+            progress("%s: %s after %.0f s" % (name, w[0], r["marks"][w[0]]))
+        if w[0].startswith("L2-") or w[0] == "TOUCH":
+            r["l2"].append(ln)
+        if w[0] == "L2-DONE":
+            break
+    r["ok"] = "L2-DONE" in r["marks"]
+
+
 def run_one(name, qemu, args, devices):
     progress("%s: starting the L2 (%s)" % (name, qemu))
     tmp = tempfile.mkdtemp(prefix="demo-%s." % name)
@@ -257,23 +285,7 @@ def run_one(name, qemu, args, devices):
     deadline = time.monotonic() + L2_TIMEOUT
     r = {"name": name, "qemu": qemu, "marks": {}, "l2": []}
     try:
-        while True:
-            ln = l2.line(deadline)
-            if ln is None:
-                break
-            w = ln.split()
-            if not w:
-                continue
-            if w[0] in ("L2-INIT", "L2-PROBED", "L2-DONE"):
-                r["marks"][w[0]] = round(time.monotonic() - l2.t0, 2)
-                if w[0] == "L2-PROBED":
-                    r["pinned_at_ready"] = qemutest.vmlck(qemu_pid(l2.proc.pid))
-                progress("%s: %s after %.0f s" % (name, w[0], r["marks"][w[0]]))
-            if w[0].startswith("L2-") or w[0] == "TOUCH":
-                r["l2"].append(ln)
-            if w[0] == "L2-DONE":
-                break
-        r["ok"] = "L2-DONE" in r["marks"]
+        follow(l2, r, name, deadline)
         r["mmio_exits_kvm"] = kvm_stat(l2, "mmio_exits")
         r["exits_kvm"] = kvm_stat(l2, "exits")
         q, err = l2.cmd("x-query-vfio")

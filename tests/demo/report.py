@@ -71,8 +71,26 @@ def bar_state(run, b):
     return state, "flat view: " + ", ".join(b["why"])
 
 
+def msix_emulated(run):
+    """{device: "yes"/"no" and the source} for the devices with MSI-X:
+    x-query-vfio's where the build has it, else whether the flat view has
+    an msix-table section in the device's BARs (an enabled table MR)."""
+    out = {}
+    for d in run.get("x_query_vfio") or []:
+        if d.get("msix"):
+            out[d["id"]] = ("yes" if d["msix"]["emulated"] else "no") + \
+                " (x-query-vfio)"
+    if out:
+        return out
+    for b in run["bars"]:
+        if any("msix-table" in n for p in b["pages"] for n in p["sections"]):
+            out[b["device"]] = "yes (flat view: msix-table)"
+    return out
+
+
 def summarize(raw):
-    out = {"firmware": raw["firmware"], "devices": raw["devices"], "builds": {}}
+    out = {"platform": raw.get("platform", "x86"), "firmware": raw["firmware"],
+           "devices": raw["devices"], "builds": {}}
     for run in raw["runs"]:
         s = {"ok": run["ok"], "qemu": run["qemu"]}
         if run["ok"]:
@@ -91,8 +109,11 @@ def summarize(raw):
                                   "trapped_pages": len(b["pages"]) - b["direct_pages"],
                                   "msix_pages_trapped": b["msix_pages"]})
             s["msix_pages_trapped"] = sum(b["msix_pages"] for b in run["bars"])
+            s["msix_emulated"] = msix_emulated(run)
             s["dma"] = run["dma"]
             s["pinned_at_ready"] = run.get("pinned_at_ready")
+            if "tce_hcalls_kvm" in run:
+                s["tce_hcalls_kvm"] = run["tce_hcalls_kvm"]
             extra = {}
             for d in run.get("x_query_vfio") or []:
                 for k, v in d.items():
@@ -120,10 +141,19 @@ def text(summary, raw):
     b = [summary["builds"][n] for n in names]
     w = 30
     lines = []
-    lines.append("vfio-direct demo: one Linux L2 (Debian 6.12) under nested KVM in the "
-                 "x86 test-bed L1,")
-    lines.append("the same 5 devices passed through (vfio-pci in the L1), firmware %s%s" % (
-        summary["firmware"], " (Linux places the BARs)" if summary["firmware"] == "qboot" else ""))
+    pseries = summary["platform"] == "pseries"
+    ndev = len(summary["devices"])
+    if pseries:
+        lines.append("vfio-direct demo, pseries: one Linux L2 (Debian 6.12 ppc64el, 64 KiB "
+                     "pages) under nested KVM-HV")
+        lines.append("in the pseries test-bed L1, the same %d devices passed through "
+                     "(vfio-pci, sPAPR TCE v2), SLOF places the BARs" % ndev)
+    else:
+        lines.append("vfio-direct demo: one Linux L2 (Debian 6.12) under nested KVM in the "
+                     "x86 test-bed L1,")
+        lines.append("the same %d devices passed through (vfio-pci in the L1), firmware %s%s" % (
+            ndev, summary["firmware"],
+            " (Linux places the BARs)" if summary["firmware"] == "qboot" else ""))
     lines.append("")
     lines.append("%-28s" % "" + "".join("%-*s" % (w, n) for n in names))
 
@@ -132,9 +162,19 @@ def text(summary, raw):
             "%-*s" % (w, f(x) if x["ok"] else "no result") for x in b))
     row("time to ready", lambda x: "%.1f s (drivers bound)" % x["time_to_ready_s"])
     row("whole L2 run", lambda x: "%.1f s" % x["run_s"])
-    row("MMIO exits (KVM)", lambda x: "%d" % x["mmio_exits_kvm"])
-    row("  at the 5 devices' BARs", lambda x: "%d" % sum(y["mmio_exits"] for y in x["bars"]))
+    row("MMIO exits (KVM-HV)" if pseries else "MMIO exits (KVM)",
+        lambda x: "%d" % x["mmio_exits_kvm"])
+    row("  at the %d devices' BARs" % ndev,
+        lambda x: "%d" % sum(y["mmio_exits"] for y in x["bars"]))
     row("MSI-X host pages trapped", lambda x: "%d" % x["msix_pages_trapped"])
+    if pseries:
+        row("MSI-X tables emulated", lambda x: ", ".join(
+            "%s %s" % (d, v.split()[0]) for d, v in sorted(x["msix_emulated"].items()))
+            or "none (flat view: no msix-table)")
+        row("TCE hcalls taken by KVM", lambda x: "%d (%s)" % (
+            sum(x["tce_hcalls_kvm"].values()),
+            ", ".join("%s %d" % (k, v) for k, v in sorted(x["tce_hcalls_kvm"].items()) if v)
+            or "none"))
     row("MAP_DMA calls (strace)", lambda x: "%d" % x["dma"]["map"] if x["dma"] else "n/a")
     row("  time in MAP_DMA", lambda x: "%.3f s" % x["dma"]["map_s"] if x["dma"] else "n/a")
     row("UNMAP_DMA calls (strace)", lambda x: "%d" % x["dma"]["unmap"] if x["dma"] else "n/a")
@@ -183,12 +223,21 @@ def text(summary, raw):
         if ln.startswith(("L2-DEV", "L2-WORK", "L2-TOUCH")):
             lines.append("  " + ln)
     lines.append("")
-    lines.append("Sources: MMIO exits from the L1 kernel's kvm:kvm_mmio tracepoint "
-                 "by BAR address, total from KVM's")
-    lines.append("mmio_exits (query-stats); BAR state from x-query-vfio where the "
-                 "build has it, else the flat")
-    lines.append("view (info mtree -f); DMA calls from strace -T of QEMU's main thread, "
-                 "pinned bytes from its VmLck.")
+    if pseries:
+        lines.append("Sources: MMIO exits from a kprobe on the L1 kernel's "
+                     "kvmppc_hv_emulate_mmio, by BAR address;")
+        lines.append("TCE hypercalls from kprobes on KVM's kvmppc_h_put_tce, "
+                     "_indirect and kvmppc_h_stuff_tce; BAR state")
+        lines.append("from x-query-vfio where the build has it, else the flat view "
+                     "(64 KiB pages); DMA calls from strace -T")
+        lines.append("of QEMU's main thread, preregistered (locked) bytes from its VmLck.")
+    else:
+        lines.append("Sources: MMIO exits from the L1 kernel's kvm:kvm_mmio tracepoint "
+                     "by BAR address, total from KVM's")
+        lines.append("mmio_exits (query-stats); BAR state from x-query-vfio where the "
+                     "build has it, else the flat")
+        lines.append("view (info mtree -f); DMA calls from strace -T of QEMU's main thread, "
+                     "pinned bytes from its VmLck.")
     return "\n".join(lines) + "\n"
 
 
@@ -237,8 +286,12 @@ def chart(summary, path):
             [(n, [x["dma"]["map"] if x["dma"] else 0,
                   x["dma"]["unmap"] if x["dma"] else 0,
                   x["msix_pages_trapped"]]) for n, x in zip(names, b)], "counts")
-    fig.suptitle("vfio-direct demo: %s vs %s, Linux L2 under nested KVM, firmware %s"
-                 % (names[-1], names[0], summary["firmware"]))
+    if summary["platform"] == "pseries":
+        fig.suptitle("vfio-direct demo, pseries (64 KiB pages): %s vs %s, Linux L2 under "
+                     "nested KVM-HV, SLOF" % (names[-1], names[0]))
+    else:
+        fig.suptitle("vfio-direct demo: %s vs %s, Linux L2 under nested KVM, firmware %s"
+                     % (names[-1], names[0], summary["firmware"]))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return None
