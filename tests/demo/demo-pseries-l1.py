@@ -104,9 +104,11 @@ def probes_remove():
             pass
 
 
-# "COMM-PID [CPU] FLAGS TIME: NAME: (FUNC+0x8/0x...) gpa=0x..." (ppc64le
-# kprobes sit at the local entry point, past the TOC set-up)
-LINE_RE = re.compile(r": (\w+): \((\w+)\+0x[0-9a-f]+/0x[0-9a-f]+\)(?: gpa=0x([0-9a-f]+))?")
+# "COMM-PID [CPU] FLAGS TIME: NAME: (FUNC+0x8/0x... [kvm_hv]) gpa=0x..."
+# (ppc64le kprobes sit at the local entry point, past the TOC set-up; a
+# module's functions carry its name)
+LINE_RE = re.compile(r": (\w+): \((\w+)\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[\w+\])?\)"
+                     r"(?: gpa=0x([0-9a-f]+))?")
 
 
 def probes_collect():
