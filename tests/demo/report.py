@@ -285,11 +285,18 @@ def chart(summary, path):
     grouped(axes[2], ["time to ready", "in MAP_DMA"],
             [(n, [x["time_to_ready_s"], x["dma"]["map_s"] if x["dma"] else 0])
              for n, x in zip(names, b)], "seconds", fmt="%.1f")
-    grouped(axes[3], ["MAP_DMA\n(main thread)", "UNMAP_DMA\n(main thread)",
-                      "MSI-X pages\ntrapped"],
-            [(n, [x["dma"]["map"] if x["dma"] else 0,
-                  x["dma"]["unmap"] if x["dma"] else 0,
-                  x["msix_pages_trapped"]]) for n, x in zip(names, b)], "counts")
+    if summary["platform"] == "pseries":
+        grouped(axes[3], ["MMIO exits\n(all)", "TCE hcalls\nin KVM",
+                          "MAP_DMA\n(main thread)", "MSI-X pages\ntrapped"],
+                [(n, [x["mmio_exits_kvm"], sum(x["tce_hcalls_kvm"].values()),
+                      x["dma"]["map"] if x["dma"] else 0,
+                      x["msix_pages_trapped"]]) for n, x in zip(names, b)], "counts")
+    else:
+        grouped(axes[3], ["MAP_DMA\n(main thread)", "UNMAP_DMA\n(main thread)",
+                          "MSI-X pages\ntrapped"],
+                [(n, [x["dma"]["map"] if x["dma"] else 0,
+                      x["dma"]["unmap"] if x["dma"] else 0,
+                      x["msix_pages_trapped"]]) for n, x in zip(names, b)], "counts")
     if summary["platform"] == "pseries":
         fig.suptitle("vfio-direct demo, pseries (64 KiB pages): %s vs %s, Linux L2 under "
                      "nested KVM-HV, SLOF" % (names[-1], names[0]))
