@@ -536,6 +536,50 @@ static void test_overlap_edges(void)
     g_assert_cmpuint(count, ==, 0);
 }
 
+/*
+ * What the legacy window may still need: 14 sections at most (VGA or
+ * SMRAM, 12 PAM segments of 16 KiB, the 64 KiB BIOS segment), less the
+ * mappings it holds; nothing when no RAM is wanted there.  The worst
+ * case, every PAM segment with its own attributes, needs exactly that.
+ */
+static void test_window_reserve(void)
+{
+    VFIODirectDmaRange realize[] = { ram(0, 64 * MiB) };
+    VFIODirectDmaRange high[] = { ram(MiB, 63 * MiB) };
+    VFIODirectDmaRange worst[16];
+    Type1 t;
+    VFIODirectDmaPlan plan;
+    size_t n = 0;
+
+    type1_init(&t, 65535);
+    g_assert(step(&t, realize, 1, &plan));
+    g_assert_cmpuint(plan.window_reserve, ==, VFIO_DIRECT_DMA_WINDOW_MAX - 1);
+    vfio_direct_dma_plan_free(&plan);
+
+    /* alternating permissions: one mapping per section */
+    worst[n++] = ram(0, 0xa0000);
+    worst[n++] = ram(0xa0000, 0x20000);
+    for (uint64_t a = 0xc0000; a < 0xf0000; a += 0x4000) {
+        worst[n] = ram(a, 0x4000);
+        worst[n++].readonly = (a / 0x4000) & 1;
+    }
+    worst[n++] = (VFIODirectDmaRange) { 0xf0000, 0x10000, RAM_HVA + 0xf0000,
+                                  BLK_RAM, true };
+    worst[n++] = ram(MiB, 63 * MiB);
+    g_assert_cmpuint(n, ==, 16);
+    g_assert(step(&t, worst, n, &plan));
+    g_assert_cmpuint(plan.in_use, ==, VFIO_DIRECT_DMA_WINDOW_MAX + 2);
+    g_assert_cmpuint(plan.window_reserve, ==, 0);
+    vfio_direct_dma_plan_free(&plan);
+    type1_free(&t);
+
+    type1_init(&t, 65535);
+    g_assert(step(&t, high, 1, &plan));
+    g_assert_cmpuint(plan.window_reserve, ==, 0);
+    vfio_direct_dma_plan_free(&plan);
+    type1_free(&t);
+}
+
 /* mincore() that checks the chunk bound and counts its calls */
 static unsigned mincore_calls;
 static size_t mincore_pagesize;
@@ -597,6 +641,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/dma/congruence", test_congruence);
     g_test_add_func("/vfio-direct/dma/random", test_random);
     g_test_add_func("/vfio-direct/dma/overlap-edges", test_overlap_edges);
+    g_test_add_func("/vfio-direct/dma/window-reserve", test_window_reserve);
     g_test_add_func("/vfio-direct/dma/prefault-resident",
                     test_prefault_resident);
     return g_test_run();

@@ -40,6 +40,14 @@ static bool in_window(const VFIODirectDmaPlanConfig *cfg, uint64_t addr)
     return addr >= cfg->low_start && addr <= cfg->low_end;
 }
 
+/* Does @r share a byte with the window? */
+static bool in_window_range(const VFIODirectDmaPlanConfig *cfg,
+                            const VFIODirectDmaRange *r)
+{
+    return r->size && r->iova < cfg->low_end &&
+           range_end(r) > cfg->low_start;
+}
+
 /* @want merged into maximal runs: what "every byte still wanted" means */
 static GArray *plan_runs(const VFIODirectDmaRange *want, size_t n_want)
 {
@@ -189,6 +197,27 @@ bool vfio_direct_dma_plan(const VFIODirectDmaPlanConfig *cfg,
         }
         if (m->size >= GiB && !vfio_direct_dma_congruent(m, GiB)) {
             plan->incongruent_1g++;
+        }
+    }
+
+    /* The window after the plan: what it holds, what it may need */
+    {
+        uint32_t in_window = 0;
+        bool wanted = false;
+
+        for (i = 0; i < kept->len; i++) {
+            in_window += in_window_range(
+                cfg, &g_array_index(kept, VFIODirectDmaRange, i));
+        }
+        for (i = 0; i < plan->map->len; i++) {
+            in_window += in_window_range(
+                cfg, &g_array_index(plan->map, VFIODirectDmaRange, i));
+        }
+        for (i = 0; i < n_want && !wanted; i++) {
+            wanted = in_window_range(cfg, &want[i]);
+        }
+        if (wanted && in_window < VFIO_DIRECT_DMA_WINDOW_MAX) {
+            plan->window_reserve = VFIO_DIRECT_DMA_WINDOW_MAX - in_window;
         }
     }
 

@@ -15,6 +15,7 @@
 #define HW_VFIO_DIRECT_DMA_PLAN_H
 
 #include "qemu/int128.h"
+#include "qemu/units.h"
 
 /* A range of guest RAM at @iova, host address @hva, from block @block. */
 typedef struct VFIODirectDmaRange {
@@ -39,6 +40,13 @@ typedef struct VFIODirectDmaPlanConfig {
 
 #define VFIO_DIRECT_DMA_LOW_START 0xa0000ULL
 #define VFIO_DIRECT_DMA_LOW_END   0x100000ULL
+/*
+ * The most sections PC chipsets cut the window into: VGA/SMRAM at
+ * [0xa0000, 0xc0000) as one, twelve 16 KiB PAM segments up to 0xf0000
+ * and one of 64 KiB up to 1 MiB.  Inside the window every section is
+ * its own mapping, so it never needs more mappings than that.
+ */
+#define VFIO_DIRECT_DMA_WINDOW_MAX 14
 
 typedef struct VFIODirectDmaPlan {
     GArray *unmap;              /* of guint: indexes of mappings to drop */
@@ -47,6 +55,12 @@ typedef struct VFIODirectDmaPlan {
     uint32_t in_use;            /* mappings once the plan is applied */
     uint32_t incongruent_2m;    /* new mappings >= 2 MiB, iova != hva mod 2M */
     uint32_t incongruent_1g;    /* new mappings >= 1 GiB, iova != hva mod 1G */
+    /*
+     * Mappings the window may still need beyond those it has once the
+     * plan is applied: VFIO_DIRECT_DMA_WINDOW_MAX less those, when RAM is
+     * wanted in the window; 0 otherwise.
+     */
+    uint32_t window_reserve;
     bool fits;                  /* within dma_avail */
 } VFIODirectDmaPlan;
 

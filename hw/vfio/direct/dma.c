@@ -311,7 +311,7 @@ bool vfio_direct_dma_region_del(VFIOContainerBase *bcontainer,
 }
 
 /* What the kernel still allows (DMA_AVAIL now), -1 when it does not say */
-static int64_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
+int64_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
 {
     VFIOContainer *container = (VFIOContainer *)
         object_dynamic_cast(OBJECT(bcontainer), TYPE_VFIO_IOMMU_LEGACY);
@@ -339,14 +339,23 @@ static int64_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer)
     return avail;
 }
 
+/*
+ * A plan failed, nothing of it is left mapped.  At realize the device
+ * fails with @err; later the VM stops (dma-guard.c).  Either way the
+ * next commit tries again.
+ */
 static void vfio_direct_dma_fail(VFIOContainerBase *bcontainer, Error *err)
 {
-    if (!bcontainer->initialized && !bcontainer->error) {
-        /* realize: the device fails with this line */
-        error_propagate(&bcontainer->error, err);
-    } else {
-        error_report_err(err);
+    bcontainer->direct_dma->dirty = true;
+    if (!bcontainer->initialized) {
+        if (!bcontainer->error) {
+            error_propagate(&bcontainer->error, err);
+        } else {
+            error_free(err);
+        }
+        return;
     }
+    vfio_direct_dma_stop(bcontainer, err);
 }
 
 void vfio_direct_dma_commit(MemoryListener *listener)
@@ -361,6 +370,7 @@ void vfio_direct_dma_commit(MemoryListener *listener)
     };
     VFIODirectDmaPlan plan;
     Error *err = NULL;
+    uint32_t reserve;
     guint i, done;
 
     if (!d || !d->dirty) {
@@ -384,14 +394,41 @@ void vfio_direct_dma_commit(MemoryListener *listener)
         vfio_direct_dma_remove(d->mapped, k);
     }
 
-    if (!plan.fits) {
+    /*
+     * At realize, leave room for what the legacy window may need later
+     * (the reset-time PAM/SMRAM split, firmware shadowing): a layout
+     * that cannot hold it is refused now, not once the guest runs.
+     */
+    reserve = bcontainer->initialized ? 0 : plan.window_reserve;
+    if (!plan.fits ||
+        (plan.map->len && cfg.dma_avail >= 0 &&
+         (uint64_t)plan.map->len + reserve >
+         cfg.dma_avail + plan.unmap->len)) {
+        g_autofree char *who = vfio_direct_dma_who(bcontainer);
+        const VFIODirectDmaRange *first =
+            &g_array_index(plan.map, VFIODirectDmaRange, 0);
+        const VFIODirectDmaRange *last =
+            &g_array_index(plan.map, VFIODirectDmaRange, plan.map->len - 1);
+
         d->stats.refused++;
         trace_vfio_direct_dma_refused(plan.map->len, cfg.dma_avail);
-        error_setg(&err, "vfio: guest RAM needs %u more IOMMU mappings but "
-                   "the host allows %" PRId64 " (DMA_AVAIL): use fewer, larger "
-                   "memory devices, or raise vfio_iommu_type1's "
-                   "dma_entry_limit", plan.map->len - plan.unmap->len,
+        error_setg(&err, "%s: guest RAM [0x%" PRIx64 ", 0x%" PRIx64 ") needs "
+                   "%u IOMMU mappings%s but the host allows %" PRId64
+                   " more (DMA_AVAIL): raise vfio_iommu_type1's "
+                   "dma_entry_limit, or use fewer, larger memory devices",
+                   who, first->iova, last->iova + last->size,
+                   plan.map->len - plan.unmap->len + reserve,
+                   reserve ? " with those the legacy window may need" : "",
                    cfg.dma_avail);
+        vfio_direct_dma_fail(bcontainer, err);
+        vfio_direct_dma_plan_free(&plan);
+        return;
+    }
+    d->reserve = plan.window_reserve;
+    if (!bcontainer->initialized &&
+        !vfio_direct_dma_memlock_room(bcontainer, plan.map_bytes,
+                                      "guest RAM", &err)) {
+        d->stats.refused++;
         vfio_direct_dma_fail(bcontainer, err);
         vfio_direct_dma_plan_free(&plan);
         return;
@@ -412,10 +449,12 @@ void vfio_direct_dma_commit(MemoryListener *listener)
         trace_vfio_direct_dma_map(memory_region_name(entry_mr(m)), m->iova,
                                   m->size, m->hva, m->readonly, ret);
         if (ret) {
-            error_setg(&err, "vfio: mapping guest RAM %s at 0x%" PRIx64
-                       " size 0x%" PRIx64 " to the IOMMU failed: %s%s",
-                       memory_region_name(entry_mr(m)), m->iova, m->size,
-                       strerror(-ret),
+            g_autofree char *who = vfio_direct_dma_who(bcontainer);
+
+            error_setg(&err, "%s: mapping guest RAM %s [0x%" PRIx64
+                       ", 0x%" PRIx64 ") for DMA failed: %s%s", who,
+                       memory_region_name(entry_mr(m)), m->iova,
+                       m->iova + m->size, strerror(-ret),
                        ret == -ENOMEM ? " (raise the locked memory limit, "
                        "ulimit -l, to the guest's RAM size)" :
                        ret == -ENOSPC ? " (raise vfio_iommu_type1's "

@@ -28,12 +28,29 @@ struct VFIODirectDma {
     bool plan;                  /* x-dma-plan */
     uint32_t prefault_threads;  /* x-dma-prefault-threads, bounded */
     char *settings_from;        /* the device that set these, or NULL */
+    uint32_t reserve;           /* mappings the window may still need */
     VfioDmaInfo stats;          /* counters; mappings etc. filled on query */
     VfioTceInfo *tce;           /* tce.c's counters (sPAPR), or NULL */
 };
 
 /* dma.c: the state of @bcontainer, created on first use */
 VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer);
+
+/* dma.c: DMA_AVAIL of @bcontainer now, -1 when the kernel does not say */
+int64_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer);
+
+/* dma-guard.c: "vfio 0000:00:02.0 (dev0), ..." for messages */
+char *vfio_direct_dma_who(VFIOContainerBase *bcontainer);
+/* dma-guard.c: can @bytes more be pinned under RLIMIT_MEMLOCK? */
+bool vfio_direct_dma_memlock_room(VFIOContainerBase *bcontainer,
+                                  uint64_t bytes, const char *what,
+                                  Error **errp);
+/*
+ * dma-guard.c: a mapping failed once the guest may run (the mappings of
+ * that operation are rolled back already): report @err and stop the VM,
+ * or exit before the guest ran.
+ */
+void vfio_direct_dma_stop(VFIOContainerBase *bcontainer, Error *err);
 
 /* prefault.c: populate the RAM behind @m with threads, if not yet */
 void vfio_direct_prefault(VFIODirectDma *d, MemoryRegion *mr,

@@ -133,9 +133,10 @@ static void hmp_info_vfio_dma(Monitor *mon, VfioDmaInfo *info)
                    info->unmap_ns / 1000);
     monitor_printf(mon, "    prefault %" PRIu64 " bytes %" PRIu64 " us (%"
                    PRIu64 " threads); incongruent %" PRIu64 ", refused %"
-                   PRIu64 ", rollbacks %" PRIu64 "\n", info->prefault_bytes,
-                   info->prefault_ns / 1000, info->prefault_threads,
-                   info->incongruent, info->refused, info->rollbacks);
+                   PRIu64 ", rollbacks %" PRIu64 ", VM stops %" PRIu64 "\n",
+                   info->prefault_bytes, info->prefault_ns / 1000,
+                   info->prefault_threads, info->incongruent, info->refused,
+                   info->rollbacks, info->stops);
 }
 
 static void hmp_info_vfio_tce(Monitor *mon, VfioTceInfo *info)

@@ -40,6 +40,13 @@ int64_t vfio_direct_dma_clock(void);
 void vfio_direct_dma_account(VFIOContainerBase *bcontainer, bool map,
                              uint64_t size, int ret, int64_t start);
 
+/*
+ * A memory device's pre_plug (hw/mem/memory-device.c): false, with one
+ * line in @errp, when a VFIO container could not map its RAM @mr.
+ */
+bool vfio_direct_dma_memory_pre_plug(DeviceState *dev, MemoryRegion *mr,
+                                     Error **errp);
+
 /* The container is finalized */
 void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer);
 
