@@ -27,6 +27,9 @@
  *   window's later split, DIMMs after the device, a hot-added DIMM),
  *   and what fails once the guest runs stops the VM after the failed
  *   plan was rolled back (see each test).
+ * async/...: x-dma-async: the Bus Master gate (the kernel sees the
+ *   config write after the last MAP_DMA), a reset while mapping, a
+ *   MAP_DMA failing on the worker (see each test).
  *
  * Sizes: VFIO_DMA_SIZES (default "512M": make check-system's L1 has
  * 2 GiB); "512M,2G" in an L1 with VFIO_DIRECT_L1_MEM=6G adds the 2 GiB
@@ -51,6 +54,7 @@
 #include "libqos/virtio-pci.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "standard-headers/linux/virtio_mem.h"
+#include "standard-headers/linux/pci_regs.h"
 #include "vfio-qtest-util.h"
 
 #define TRACEFS     "/sys/kernel/tracing"
@@ -777,6 +781,168 @@ static void test_guard_runtime_stop(void)
     g_assert_cmpint(count_lines(err, "0xc0000"), ==, 1);
 }
 
+/* x-query-vfio's dma.queue of device @id (unref when done) */
+static QDict *query_queue(QTestState *qts, const char *id)
+{
+    QDict *dma = query_dma(qts, id);
+    QDict *q = qdict_get_qdict(dma, "queue");
+
+    qobject_ref(q);
+    qobject_unref(dma);
+    return q;
+}
+
+/* Wait up to @secs for device @id's queue to be empty */
+static bool queue_drained(QTestState *qts, const char *id, int secs)
+{
+    for (int i = 0; i < secs * 20; i++) {
+        QDict *q = query_queue(qts, id);
+        bool empty = !qdict_get_int(q, "queued");
+
+        qobject_unref(q);
+        if (empty) {
+            return true;
+        }
+        g_usleep(50 * 1000);
+    }
+    return false;
+}
+
+/*
+ * async/gate: x-dma-async=on with 512 MiB: QEMU answers while its
+ * worker still maps RAM, and the test sets Bus Master Enable on the
+ * device at once (port 0xcf8/0xcfc, as firmware does).  Judged by the
+ * L1 kernel: the maps come from a thread other than the main one, and
+ * the config write that sets Bus Master Enable reaches vfio-pci only
+ * after the last MAP_DMA returned; VmLck is what was mapped.
+ */
+static void test_async_gate(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    QTestState *qts;
+    QDict *q;
+    Ioctls io;
+    int64_t queued;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    qts = qtest_initf("-M q35 -m 512M -nodefaults -device vfio-pci,host=%s,"
+                      "id=dev0,addr=04.0,x-dma-async=on",
+                      vfio_qtest_host("sdhci"));
+    q = query_queue(qts, "dev0");
+    queued = qdict_get_int(q, "queued");
+    g_test_message("queued at ready: %" PRId64 " ops, 0x%" PRIx64 " bytes",
+                   queued, qdict_get_int(q, "queued-bytes"));
+    g_assert(qdict_get_bool(q, "async"));
+    g_assert_cmpint(queued, >, 0);
+    qobject_unref(q);
+
+    /* PCI_COMMAND of 00:04.0: Bus Master Enable (BARs stay off) */
+    qtest_outl(qts, 0xcf8, 0x80000000 | (4 << 11) | PCI_COMMAND);
+    qtest_outw(qts, 0xcfc, PCI_COMMAND_MASTER);
+
+    q = query_queue(qts, "dev0");
+    g_assert_cmpint(qdict_get_int(q, "queued"), ==, 0);
+    g_assert_cmpint(qdict_get_int(q, "gate-waits"), ==, 1);
+    g_assert_cmpstr(qdict_get_str(q, "gate-event"), ==, "bus-master");
+    g_assert(qdict_haskey(q, "mapped-ns"));
+    g_test_message("fully mapped after %" PRId64 " ms, the gate waited %"
+                   PRId64 " ms", qdict_get_int(q, "mapped-ns") / 1000000,
+                   qdict_get_int(q, "gate-wait-ns") / 1000000);
+    qobject_unref(q);
+
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpuint(io.map_failures, ==, 0);
+    g_assert_cmpuint(io.worker_maps, >, 0);
+    g_assert_cmpfloat(io.bme_write, >, 0);
+    g_assert_cmpfloat(io.last_map_ret, <, io.bme_write);
+    g_assert_cmphex(io.map_bytes, <=, 512 * MiB + MiB);
+    g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==,
+                    io.map_bytes - io.unmap_bytes);
+    qtest_quit(qts);
+    probes_off();
+}
+
+/*
+ * async/reset: a system_reset while the worker maps queues the reset's
+ * plans behind the first; once done, the kernel holds exactly what the
+ * planner says (VmLck against the ioctls), RAM above 1 MiB pinned once.
+ */
+static void test_async_reset(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    QTestState *qts;
+    QDict *dma;
+    Ioctls io;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    qts = qtest_initf("-M q35 -m 512M -nodefaults -device vfio-pci,host=%s,"
+                      "id=dev0,x-dma-async=on", vfio_qtest_host("sdhci"));
+    qtest_qmp_assert_success(qts, "{ 'execute': 'system_reset' }");
+    g_assert(queue_drained(qts, "dev0", 60));
+    io = ioctls_of(qtest_pid(qts));
+    dma = query_dma(qts, "dev0");
+    g_assert_cmpuint(io.map_failures, ==, 0);
+    g_assert_cmphex(io.map_bytes, <=, 512 * MiB + 2 * MiB);
+    g_assert_cmphex(io.largest, ==, 511 * MiB);
+    g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==,
+                    io.map_bytes - io.unmap_bytes);
+    g_assert_cmpuint(qdict_get_int(dma, "map-calls"), ==, io.maps);
+    g_assert_cmpuint(qdict_get_int(dma, "unmap-calls"), ==, io.unmaps);
+    qobject_unref(dma);
+    qtest_quit(qts);
+    probes_off();
+}
+
+/*
+ * async/failure: the worker's MAP_DMA fails after the pre-check: a
+ * 64 MiB DIMM before the device puts RAM and DIMM in one job, the
+ * locked-memory limit (no CAP_IPC_LOCK) is lowered below the RAM size
+ * while the worker pins RAM, so the DIMM's MAP_DMA fails.  The VM
+ * stops with one line naming the device, the range and what to raise,
+ * and nothing stays pinned (VmLck 0, the kernel unmapped every byte).
+ */
+static void test_async_failure(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    g_autofree char *log = g_strdup_printf("/tmp/vfio-dma-test.%d.err",
+                                           getpid());
+    g_autofree char *args = NULL;
+    g_autofree char *err = NULL;
+    QTestState *qts;
+    Ioctls io;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    args = g_strdup_printf("-M q35 -m 768M,slots=1,maxmem=2G -nodefaults "
+                           "-object memory-backend-ram,id=m0,size=64M "
+                           "-device pc-dimm,id=dimm0,memdev=m0 "
+                           "-device vfio-pci,host=%s,id=dev0,x-dma-async=on "
+                           "2>%s", vfio_qtest_host("sdhci"), log);
+    qts = start_memlock(1024, args);
+    g_assert_cmpint(prlimit(qtest_pid(qts), RLIMIT_MEMLOCK,
+                            &(struct rlimit) { 256 * MiB, 256 * MiB }, NULL),
+                    ==, 0);
+    g_assert(wait_status(qts, "internal-error", 60));
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpuint(io.map_failures, ==, 1);
+    g_assert_cmphex(io.unmap_bytes, ==, io.map_bytes);
+    g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==, 0);
+    qtest_quit(qts);
+    probes_off();
+    err = read_file(log);
+    g_assert_nonnull(err);
+    g_test_message("stderr: %s", err);
+    unlink(log);
+    g_assert_cmpint(count_lines(err, "stopping the VM"), ==, 1);
+    g_assert_cmpint(count_lines(err, "ulimit -l"), ==, 1);
+    g_assert_cmpint(count_lines(err, "(dev0)"), ==, 1);
+}
+
 /* A driver for virtio-mem on the qtest side */
 typedef struct VirtioMem {
     QTestState *qts;
@@ -966,5 +1132,8 @@ int main(int argc, char **argv)
     qtest_add_func("/vfio/dma/guard/hotplug-memlock",
                    test_guard_hotplug_memlock);
     qtest_add_func("/vfio/dma/guard/runtime-stop", test_guard_runtime_stop);
+    qtest_add_func("/vfio/dma/async/gate", test_async_gate);
+    qtest_add_func("/vfio/dma/async/reset", test_async_reset);
+    qtest_add_func("/vfio/dma/async/failure", test_async_failure);
     return g_test_run();
 }

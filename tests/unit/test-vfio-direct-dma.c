@@ -14,6 +14,7 @@
 #include "qemu/units.h"
 #include "hw/vfio/direct/dma-plan.h"
 #include "hw/vfio/direct/prefault-plan.h"
+#include "hw/vfio/direct/dma-queue-plan.h"
 #include <sys/mman.h>
 
 typedef VFIODirectDmaRange DmaRange;
@@ -580,6 +581,126 @@ static void test_window_reserve(void)
     type1_free(&t);
 }
 
+static VFIODirectDmaOp op(uint64_t job, bool map, uint64_t iova,
+                          uint64_t size)
+{
+    return (VFIODirectDmaOp) { ram(iova, size), job, map };
+}
+
+/* Which ranges must wait for queued ops, DMA_AVAIL and bytes ahead */
+static void test_queue_counts(void)
+{
+    const VFIODirectDmaOp ops[] = {
+        op(1, false, 0xa0000, 0x60000),
+        op(1, true, 0xc0000, 0x4000),
+        op(1, true, MiB, 511 * MiB),
+        op(2, true, 4 * GiB, GiB),
+    };
+
+    /* overlaps: touching is not overlapping; 2^64 sections */
+    g_assert(vfio_direct_dma_queue_overlaps(ops, 4, 0xbf000,
+                                            int128_make64(0x1000)));
+    g_assert_false(vfio_direct_dma_queue_overlaps(ops, 4, 512 * MiB,
+                                                  int128_make64(GiB)));
+    g_assert(vfio_direct_dma_queue_overlaps(ops, 4, 0, int128_2_64()));
+    g_assert(vfio_direct_dma_queue_overlaps(ops, 4, 5 * GiB - 1,
+                                            int128_sub(int128_2_64(),
+                                                int128_make64(5 * GiB - 1))));
+    g_assert_false(vfio_direct_dma_queue_overlaps(ops, 4, 5 * GiB,
+                                                  int128_sub(int128_2_64(),
+                                                      int128_make64(5 * GiB))));
+    g_assert_false(vfio_direct_dma_queue_overlaps(ops, 0, 0, int128_2_64()));
+
+    /* avail: 3 maps and 1 unmap ahead; unknown stays unknown */
+    g_assert_cmpint(vfio_direct_dma_queue_avail_of(10, ops, 4, 0), ==, 7);
+    /* the unmap in flight may not have freed its entry yet */
+    g_assert_cmpint(vfio_direct_dma_queue_avail_of(10, ops, 4, 0), ==,
+                    10 - 3 + 1 - 1);
+    g_assert_cmpint(vfio_direct_dma_queue_avail_of(10, ops, 4, 1), ==, 7);
+    g_assert_cmpint(vfio_direct_dma_queue_avail_of(1, ops, 4, 1), ==, 0);
+    g_assert_cmpint(vfio_direct_dma_queue_avail_of(-1, ops, 4, 0), ==, -1);
+
+    g_assert_cmphex(vfio_direct_dma_queue_map_bytes(ops, 4, 0), ==,
+                    0x4000 + 511 * MiB + GiB);
+    g_assert_cmphex(vfio_direct_dma_queue_map_bytes(ops, 4, 3), ==, GiB);
+}
+
+/*
+ * A failed job: the planner's view, which counted every queued op as
+ * done, is brought back to what the kernel holds, checked against the
+ * type1 model that ran the ops up to the failure, the rollback of the
+ * failed job, and nothing after it.
+ */
+static void test_queue_revert(void)
+{
+    /*
+     * job 1 maps R; job 2 (failing at its 2nd map) unmaps R, maps two;
+     * job 3 unmaps the low RAM and maps it again smaller
+     */
+    const VFIODirectDmaRange r = ram(MiB, 63 * MiB);
+    const VFIODirectDmaOp ops[] = {
+        op(1, true, 0, 0xa0000),
+        op(1, true, MiB, 63 * MiB),
+        op(2, false, MiB, 63 * MiB),
+        op(2, true, MiB, 31 * MiB),
+        op(2, true, 32 * MiB, 32 * MiB),
+        op(3, false, 0, 0xa0000),
+        op(3, true, 0, 0x9f000),
+    };
+    g_autoptr(GArray) undo = g_array_new(false, false,
+                                         sizeof(VFIODirectDmaOp));
+    GArray *view = g_array_new(false, false, sizeof(VFIODirectDmaRange));
+    Type1 t;
+    guint i;
+
+    /* the view counts all of them done */
+    g_array_append_val(view, ops[5 + 1].r);
+    g_array_append_val(view, ops[3].r);
+    g_array_append_val(view, ops[4].r);
+
+    /* the kernel: job 1 done, job 2's unmap done, its 1st map rolled back */
+    type1_init(&t, 65535);
+    type1_map(&t, &ops[0].r);
+    type1_map(&t, &ops[1].r);
+    type1_unmap(&t, r.iova, r.size);
+
+    vfio_direct_dma_queue_revert(ops + 2, 5, 2, undo);
+    for (i = 0; i < undo->len; i++) {
+        VFIODirectDmaOp *u = &g_array_index(undo, VFIODirectDmaOp, i);
+        guint k;
+
+        if (u->map) {
+            for (k = 0; k < view->len &&
+                 g_array_index(view, VFIODirectDmaRange, k).iova < u->r.iova;
+                 k++) {
+                /* sorted insert */
+            }
+            g_array_insert_val(view, k, u->r);
+        } else {
+            for (k = 0; k < view->len; k++) {
+                VFIODirectDmaRange *v =
+                    &g_array_index(view, VFIODirectDmaRange, k);
+
+                if (v->iova == u->r.iova && v->size == u->r.size) {
+                    break;
+                }
+            }
+            g_assert_cmpuint(k, <, view->len);
+            g_array_remove_index(view, k);
+        }
+    }
+    g_assert_cmpuint(view->len, ==, t.maps->len);
+    for (i = 0; i < view->len; i++) {
+        VFIODirectDmaRange *v = &g_array_index(view, VFIODirectDmaRange, i);
+        VFIODirectDmaRange *m = &g_array_index(t.maps, VFIODirectDmaRange, i);
+
+        g_assert_cmphex(v->iova, ==, m->iova);
+        g_assert_cmphex(v->size, ==, m->size);
+    }
+    g_array_free(view, true);
+    type1_free(&t);
+}
+
 /* mincore() that checks the chunk bound and counts its calls */
 static unsigned mincore_calls;
 static size_t mincore_pagesize;
@@ -642,6 +763,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/dma/random", test_random);
     g_test_add_func("/vfio-direct/dma/overlap-edges", test_overlap_edges);
     g_test_add_func("/vfio-direct/dma/window-reserve", test_window_reserve);
+    g_test_add_func("/vfio-direct/dma/queue/counts", test_queue_counts);
+    g_test_add_func("/vfio-direct/dma/queue/revert", test_queue_revert);
     g_test_add_func("/vfio-direct/dma/prefault-resident",
                     test_prefault_resident);
     return g_test_run();

@@ -35,6 +35,7 @@
 #include "system/runstate.h"
 #include "system/cpus.h"
 #include "dma.h"
+#include "dma-queue.h"
 #include "trace.h"
 
 char *vfio_direct_dma_who(VFIOContainerBase *bcontainer)
@@ -100,6 +101,8 @@ bool vfio_direct_dma_memlock_room(VFIOContainerBase *bcontainer,
     if (locked < 0) {
         return true;
     }
+    /* what the queue will still pin is not in VmLck yet */
+    bytes += vfio_direct_dma_queue_pending_bytes(bcontainer);
     left = rl.rlim_cur > locked * KiB ? rl.rlim_cur - locked * KiB : 0;
     trace_vfio_direct_dma_memlock(bytes, rl.rlim_cur, locked * KiB);
     if (bytes > left) {
@@ -155,7 +158,7 @@ bool vfio_direct_dma_memory_pre_plug(DeviceState *dev, MemoryRegion *mr,
             continue;
         }
         need = 1 + d->reserve;
-        avail = vfio_direct_dma_avail(bcontainer);
+        avail = vfio_direct_dma_queue_avail(bcontainer);
         trace_vfio_direct_dma_pre_plug(id, memory_region_size(mr), need,
                                        avail);
         if (avail >= 0 && need > avail) {

@@ -25,6 +25,7 @@
 #include "qemu/osdep.h"
 #include <sys/ioctl.h>
 #include "qemu/error-report.h"
+#include "qemu/lockable.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
@@ -36,6 +37,7 @@
 #include "hw/vfio/vfio-direct.h"
 #include "hw/vfio/vfio-direct-dma.h"
 #include "dma.h"
+#include "dma-queue.h"
 #include "trace.h"
 
 /*
@@ -73,6 +75,8 @@ VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer)
         d->prefault_threads = vfio_direct_dma_bound_threads(
             vdev ? vdev->direct.dma_prefault_threads :
             VFIO_DIRECT_DMA_THREADS);
+        d->async = vdev ? vdev->direct.dma_async : false;
+        qemu_mutex_init(&d->stats_lock);
         d->settings_from = g_strdup(vdev ? vdev->vbasedev.name : NULL);
         vfio_direct_dma_attach_created = vdev != NULL;
         d->stats.planner = d->plan;
@@ -122,6 +126,8 @@ bool vfio_direct_dma_attach(VFIOPCIDevice *vdev, char *name,
     if (!created) {
         vfio_direct_dma_check_settings(vdev, d);
     }
+    /* a device joining after machine init waits for queued work */
+    vfio_direct_dma_attached(vdev);
     return true;
 }
 
@@ -136,12 +142,14 @@ void vfio_direct_dma_account(VFIOContainerBase *bcontainer, bool map,
     VFIODirectDma *d = vfio_direct_dma_get(bcontainer);
     int64_t ns = get_clock() - start;
 
+    QEMU_LOCK_GUARD(&d->stats_lock);
     if (map) {
         d->stats.map_calls++;
         d->stats.map_ns += ns;
         if (ret) {
             d->stats.map_failures++;
         } else {
+            d->mappings_made++;
             d->stats.map_bytes += size;
             d->stats.largest_mapping = MAX(d->stats.largest_mapping, size);
         }
@@ -149,6 +157,7 @@ void vfio_direct_dma_account(VFIOContainerBase *bcontainer, bool map,
         d->stats.unmap_calls++;
         d->stats.unmap_ns += ns;
         if (!ret) {
+            d->mappings_made--;
             d->stats.unmap_bytes += size;
         }
     }
@@ -248,6 +257,10 @@ static void vfio_direct_dma_evict(VFIOContainerBase *bcontainer,
     VFIODirectDmaRange *mapped = (VFIODirectDmaRange *)d->mapped->data;
     guint i = vfio_direct_dma_plan_overlap(mapped, d->mapped->len, iova, size,
                                            &count);
+    /* behind queued work, the unmaps queue too (dma-queue.c) */
+    uint64_t job = count && (vfio_direct_dma_queue_busy(bcontainer) ||
+                             vfio_direct_dma_queue_allowed(bcontainer)) ?
+                   vfio_direct_dma_queue_job(bcontainer) : 0;
 
     while (count--) {
         VFIODirectDmaRange *m = &g_array_index(d->mapped, VFIODirectDmaRange,
@@ -257,9 +270,31 @@ static void vfio_direct_dma_evict(VFIOContainerBase *bcontainer,
                                     int128_get64(int128_sub(
                                         int128_add(int128_make64(iova), size),
                                         int128_one())));
-        vfio_direct_dma_unmap_one(bcontainer, m);
+        if (job) {
+            vfio_direct_dma_queue_add(bcontainer, job, m, false);
+        } else {
+            vfio_direct_dma_unmap_one(bcontainer, m);
+        }
         vfio_direct_dma_remove(d->mapped, i);
         d->dirty = true;
+    }
+}
+
+void vfio_direct_dma_mapped_insert(VFIODirectDma *d,
+                                   const VFIODirectDmaRange *r)
+{
+    vfio_direct_dma_insert(d->mapped, r);
+}
+
+void vfio_direct_dma_mapped_remove(VFIODirectDma *d,
+                                   const VFIODirectDmaRange *r)
+{
+    guint k = vfio_direct_dma_find(d->mapped, r->iova);
+
+    if (k < d->mapped->len &&
+        g_array_index(d->mapped, VFIODirectDmaRange, k).iova == r->iova &&
+        g_array_index(d->mapped, VFIODirectDmaRange, k).size == r->size) {
+        vfio_direct_dma_remove(d->mapped, k);
     }
 }
 
@@ -371,13 +406,20 @@ void vfio_direct_dma_commit(MemoryListener *listener)
     VFIODirectDmaPlan plan;
     Error *err = NULL;
     uint32_t reserve;
+    uint64_t job = 0;
     guint i, done;
 
     if (!d || !d->dirty) {
         return;
     }
     d->dirty = false;
-    cfg.dma_avail = vfio_direct_dma_avail(bcontainer);
+    /* Queued or synchronous: dma-queue.c's rule, points 1 and 4 */
+    if (d->want->len && vfio_direct_dma_queue_allowed(bcontainer)) {
+        job = vfio_direct_dma_queue_job(bcontainer);
+    } else {
+        vfio_direct_dma_queue_drain(bcontainer, "synchronous commit");
+    }
+    cfg.dma_avail = vfio_direct_dma_queue_avail(bcontainer);
     old = g_array_copy(d->mapped);
     vfio_direct_dma_plan(&cfg, (VFIODirectDmaRange *)old->data, old->len,
                          (VFIODirectDmaRange *)d->want->data, d->want->len,
@@ -388,9 +430,13 @@ void vfio_direct_dma_commit(MemoryListener *listener)
     /* Dropping what is no longer wanted is always right: first */
     for (i = plan.unmap->len; i-- > 0;) {
         guint k = g_array_index(plan.unmap, guint, i);
+        VFIODirectDmaRange *u = &g_array_index(old, VFIODirectDmaRange, k);
 
-        vfio_direct_dma_unmap_one(bcontainer,
-                                  &g_array_index(old, VFIODirectDmaRange, k));
+        if (job) {
+            vfio_direct_dma_queue_add(bcontainer, job, u, false);
+        } else {
+            vfio_direct_dma_unmap_one(bcontainer, u);
+        }
         vfio_direct_dma_remove(d->mapped, k);
     }
 
@@ -443,6 +489,12 @@ void vfio_direct_dma_commit(MemoryListener *listener)
             d->stats.incongruent++;
             trace_vfio_direct_dma_incongruent(m->iova, m->hva, m->size);
         }
+        if (job) {
+            /* the worker maps; MAP_DMA faults the pages in itself */
+            vfio_direct_dma_queue_add(bcontainer, job, m, true);
+            vfio_direct_dma_insert(d->mapped, m);
+            continue;
+        }
         vfio_direct_prefault(d, entry_mr(m), m);
         ret = vfio_container_dma_map(bcontainer, m->iova, m->size,
                                      (void *)(uintptr_t)m->hva, m->readonly);
@@ -484,7 +536,7 @@ void vfio_direct_dma_commit(MemoryListener *listener)
 bool vfio_direct_dma_room(VFIOContainerBase *bcontainer, uint64_t nr,
                           uint64_t granularity, Error **errp)
 {
-    int64_t avail = vfio_direct_dma_avail(bcontainer);
+    int64_t avail = vfio_direct_dma_queue_avail(bcontainer);
 
     trace_vfio_direct_dma_room(nr, granularity, avail);
     if (avail >= 0 && nr > avail) {
@@ -507,6 +559,7 @@ void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer)
     if (!d) {
         return;
     }
+    vfio_direct_dma_queue_finalize(d);
     while (d->want->len) {
         vfio_direct_dma_remove(d->want, d->want->len - 1);
     }
@@ -517,6 +570,7 @@ void vfio_direct_dma_finalize(VFIOContainerBase *bcontainer)
     g_array_free(d->mapped, true);
     g_free(d->settings_from);
     g_free(d->tce);
+    qemu_mutex_destroy(&d->stats_lock);
     g_free(d);
     bcontainer->direct_dma = NULL;
 }
@@ -531,10 +585,13 @@ VfioDmaInfo *vfio_direct_dma_query(VFIOPCIDevice *vdev)
     if (!d) {
         return NULL;
     }
+    qemu_mutex_lock(&d->stats_lock);
     info = g_memdup2(&d->stats, sizeof(*info));
+    qemu_mutex_unlock(&d->stats_lock);
+    info->queue = vfio_direct_dma_queue_query(d);
     info->mappings = d->mapped->len;
     info->dma_limit = bcontainer->dma_max_mappings;
-    avail = vfio_direct_dma_avail(bcontainer);
+    avail = vfio_direct_dma_queue_avail(bcontainer);
     if (avail >= 0) {
         info->has_dma_avail = true;
         info->dma_avail = avail;
@@ -549,6 +606,12 @@ void vfio_direct_dma_class_init(ObjectClass *klass)
                                           "few mappings as type1 allows, "
                                           "pinning it once (applies to the "
                                           "container this device creates)");
+    object_class_property_set_description(klass, "x-dma-async",
+                                          "Map guest RAM to the IOMMU on a "
+                                          "worker while the guest starts; "
+                                          "Bus Master Enable waits for it "
+                                          "(applies to the container this "
+                                          "device creates)");
     object_class_property_set_description(klass, "x-dma-prefault-threads",
                                           "Threads that populate guest RAM "
                                           "before a large MAP_DMA, at most "

@@ -13,6 +13,7 @@
 #define HW_VFIO_DIRECT_DMA_H
 
 #include "qapi/qapi-types-vfio-direct.h"
+#include "qemu/thread.h"
 #include "hw/vfio/vfio-direct-dma.h"
 #include "dma-plan.h"
 
@@ -20,6 +21,8 @@
 #define VFIO_DIRECT_DMA_THREADS 8     /* as in VFIO_DIRECT_PROPERTIES */
 /* Smaller mappings are not prefaulted: a thread costs more */
 #define VFIO_DIRECT_PREFAULT_MIN (32 * MiB)
+
+typedef struct VFIODirectDmaQueue VFIODirectDmaQueue;
 
 struct VFIODirectDma {
     GArray *want;           /* VFIODirectDmaRange, sorted, one per section */
@@ -29,12 +32,25 @@ struct VFIODirectDma {
     uint32_t prefault_threads;  /* x-dma-prefault-threads, bounded */
     char *settings_from;        /* the device that set these, or NULL */
     uint32_t reserve;           /* mappings the window may still need */
+    bool async;                 /* x-dma-async */
+    VFIODirectDmaQueue *queue;  /* dma-queue.c, or NULL */
+    QemuMutex stats_lock;       /* stats: the queue's worker counts too */
+    int64_t mappings_made;      /* successful maps less unmaps, all kinds */
     VfioDmaInfo stats;          /* counters; mappings etc. filled on query */
     VfioTceInfo *tce;           /* tce.c's counters (sPAPR), or NULL */
 };
 
 /* dma.c: the state of @bcontainer, created on first use */
 VFIODirectDma *vfio_direct_dma_get(VFIOContainerBase *bcontainer);
+
+/*
+ * dma.c: the planner's view of what is mapped (every queued op counted
+ * as done); dma-queue.c corrects it after a failed job
+ */
+void vfio_direct_dma_mapped_insert(VFIODirectDma *d,
+                                   const VFIODirectDmaRange *r);
+void vfio_direct_dma_mapped_remove(VFIODirectDma *d,
+                                   const VFIODirectDmaRange *r);
 
 /* dma.c: DMA_AVAIL of @bcontainer now, -1 when the kernel does not say */
 int64_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer);

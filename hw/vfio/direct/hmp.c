@@ -116,6 +116,26 @@ static void hmp_info_vfio_msix(Monitor *mon, VfioMsixInfo *msix)
     }
 }
 
+static void hmp_info_vfio_queue(Monitor *mon, VfioDmaQueueInfo *q)
+{
+    monitor_printf(mon, "    async: %" PRIu64 " jobs, %" PRIu64
+                   " queued (%" PRIu64 " bytes)%s; ", q->jobs, q->queued,
+                   q->queued_bytes, q->failed ? ", FAILED" : "");
+    if (q->has_mapped_ns) {
+        monitor_printf(mon, "fully mapped after %" PRIu64 " ms",
+                       q->mapped_ns / 1000000);
+    } else {
+        monitor_printf(mon, "not fully mapped yet");
+    }
+    monitor_printf(mon, "; gate waited %" PRIu64 " times, %" PRIu64
+                   " ms", q->gate_waits, q->gate_wait_ns / 1000000);
+    if (q->gate_device) {
+        monitor_printf(mon, " (last: %s, %s)", q->gate_device,
+                       q->gate_event);
+    }
+    monitor_printf(mon, "\n");
+}
+
 static void hmp_info_vfio_dma(Monitor *mon, VfioDmaInfo *info)
 {
     monitor_printf(mon, "  DMA: planner %s, %" PRIu64 " mappings, limit %"
@@ -137,6 +157,9 @@ static void hmp_info_vfio_dma(Monitor *mon, VfioDmaInfo *info)
                    info->prefault_bytes, info->prefault_ns / 1000,
                    info->prefault_threads, info->incongruent, info->refused,
                    info->rollbacks, info->stops);
+    if (info->queue->async) {
+        hmp_info_vfio_queue(mon, info->queue);
+    }
 }
 
 static void hmp_info_vfio_tce(Monitor *mon, VfioTceInfo *info)

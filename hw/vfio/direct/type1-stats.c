@@ -24,6 +24,7 @@
 #include "hw/vfio/vfio-common.h"
 #include "hw/vfio/vfio-container-base.h"
 #include "hw/vfio/pci.h"
+#include "dma-queue.h"
 #include "type1-stats.h"
 #include "trace.h"
 
@@ -64,6 +65,14 @@ VfioType1Stats *vfio_direct_type1_stats_query(VFIOPCIDevice *vdev)
 
     if (!bc || !object_dynamic_cast(OBJECT(bc), TYPE_VFIO_IOMMU_LEGACY)) {
         return NULL;            /* iommufd, sPAPR: no such capability */
+    }
+    /*
+     * type1 holds its lock through a whole MAP_DMA, GET_INFO included:
+     * asked while x-dma-async's worker maps, the monitor (and the BQL)
+     * would wait for it.  The statistics come back once it is idle.
+     */
+    if (vfio_direct_dma_queue_busy(bc)) {
+        return NULL;
     }
     info = vfio_direct_type1_info(container_of(bc, VFIOContainer,
                                                bcontainer)->fd);

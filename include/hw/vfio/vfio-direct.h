@@ -52,6 +52,7 @@ typedef struct VFIODirect {
     VFIODirectMsix msix;
     bool dma_plan;                      /* x-dma-plan (dma.c) */
     uint32_t dma_prefault_threads;      /* x-dma-prefault-threads */
+    bool dma_async;                     /* x-dma-async (dma-queue.c) */
 } VFIODirect;
 
 /* Our vfio-pci properties, spliced into vfio_pci_dev_properties[]. */
@@ -64,7 +65,8 @@ typedef struct VFIODirect {
                      _field.msix.hide_mappable, false),                 \
     DEFINE_PROP_BOOL("x-dma-plan", _state, _field.dma_plan, true),      \
     DEFINE_PROP_UINT32("x-dma-prefault-threads", _state,                \
-                       _field.dma_prefault_threads, 8)
+                       _field.dma_prefault_threads, 8),                  \
+    DEFINE_PROP_BOOL("x-dma-async", _state, _field.dma_async, false)
 
 /* dma.c */
 void vfio_direct_dma_class_init(ObjectClass *klass);

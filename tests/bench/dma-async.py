@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+"""dma-async.py - start-up with passed-through devices: when the guest
+runs its first instruction and when its drivers are bound.
+
+    dma-async.py --l2 DIR [--sizes 512M,2G] [--backings anon,thp,hugetlbfs]
+                 [--rounds N] NAME=QEMU[,PROPS]...
+
+Runs inside the x86 test-bed L1 (tests/bench/run-dma-async.sh starts it),
+as root.  For every size and backing, --rounds rounds (default 5); in
+each round every build once, in an order rotated per round.  A run
+boots the demo's Linux L2 (DIR from tests/demo/mkl2.sh, l2.mode=idle)
+under nested KVM with q35, qboot and sdhci-pci, e1000e and nvme of the
+L1 passed through (one container), PROPS added to each device, and
+records, from the L1 kernel wherever it can (trace clock "mono", the
+same clock as the start time taken here):
+
+  - first: process start to the L2's first instruction (the first
+    kvm:kvm_entry of the process; the event disables itself after it);
+  - bound: process start to the L2's "L2-PROBED" (every driver bound);
+  - map_s: time in VFIO_IOMMU_MAP_DMA over all QEMU's threads (kprobe
+    and kretprobe on vfio_iommu_type1_ioctl), map_calls, map_bytes;
+  - pinned: VmLck at L2-PROBED; prefault_s and, for x-dma-async, the
+    time until fully mapped and the gate's waits, from x-query-vfio.
+
+Prints every run, then per size, backing and build the median and the
+min-max of first and bound, and the ratios of the medians to the last
+build named (the base).
+
+Copyright (c) 2026 The vfio-direct authors
+SPDX-License-Identifier: GPL-2.0-or-later
+"""
+
+import argparse
+import os
+import re
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "testbed"))
+import qmp  # noqa: E402  (tests/testbed/qmp.py)
+
+TRACE = "/sys/kernel/tracing"
+MAP = 0x3B71
+THP = "/sys/kernel/mm/transparent_hugepage/enabled"
+HUGEPAGES = "/proc/sys/vm/nr_hugepages"
+DEVICES = ("sdhci", "e1000e", "nvme")
+TIMEOUT = 300
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def append(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def size_bytes(s):
+    return int(s[:-1]) << {"M": 20, "G": 30}[s[-1]]
+
+
+def trace_on():
+    if not os.path.exists(TRACE + "/kprobe_events"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", TRACE], check=True)
+    trace_off()
+    for probe in ("p:vfioasync/ioc vfio_iommu_type1_ioctl cmd=$arg2:x32 "
+                  "f24=+u24($arg3):u64",
+                  "r:vfioasync/ret vfio_iommu_type1_ioctl ret=$retval:s64"):
+        append(TRACE + "/kprobe_events", probe + "\n")
+    write(TRACE + "/trace_clock", "mono")
+    write(TRACE + "/options/record-tgid", "1")
+    write(TRACE + "/buffer_size_kb", "8192")
+    write(TRACE + "/events/vfioasync/enable", "1")
+
+
+def trace_off():
+    for path, text in (("/events/vfioasync/enable", "0"),
+                       ("/events/kvm/kvm_entry/enable", "0"),
+                       ("/options/record-tgid", "0"),
+                       ("/trace_clock", "local")):
+        try:
+            write(TRACE + path, text)
+        except OSError:
+            pass
+    try:
+        append(TRACE + "/events/kvm/kvm_entry/trigger",
+               "!disable_event:kvm:kvm_entry:1\n")
+    except OSError:
+        pass
+    for probe in ("ioc", "ret"):
+        try:
+            append(TRACE + "/kprobe_events", "-:vfioasync/%s\n" % probe)
+        except OSError:
+            pass
+
+
+def trace_arm():
+    """Clear the buffer; record the next kvm_entry once."""
+    write(TRACE + "/trace", "")
+    try:
+        append(TRACE + "/events/kvm/kvm_entry/trigger",
+               "!disable_event:kvm:kvm_entry:1\n")
+    except OSError:
+        pass
+    append(TRACE + "/events/kvm/kvm_entry/trigger",
+           "disable_event:kvm:kvm_entry:1\n")
+    write(TRACE + "/events/kvm/kvm_entry/enable", "1")
+
+
+LINE = re.compile(r"-(\d+)\s+\(\s*(\d+)\)\s+\[\d+\]\s+\S+\s+(\d+\.\d+): "
+                  r"(ioc|ret|kvm_entry):(.*)$")
+
+
+def trace_read(pid):
+    first, maps, open_call = None, [], {}
+    with open(TRACE + "/trace") as f:
+        for line in f:
+            m = LINE.search(line)
+            if not m or int(m[2]) != pid:
+                continue
+            tid, ts, kind, rest = int(m[1]), float(m[3]), m[4], m[5]
+            if kind == "kvm_entry":
+                first = ts if first is None else min(first, ts)
+                continue
+            fields = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+            if kind == "ioc":
+                open_call[tid] = (int(fields["cmd"], 16), fields, ts)
+            elif tid in open_call:
+                cmd, fl, t0 = open_call.pop(tid)
+                if cmd == MAP:
+                    maps.append((int(fl["f24"], 0), int(fields["ret"]),
+                                 ts - t0))
+    return first, maps
+
+
+def vmlck(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmLck:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run(qemu, props, l2, devs, size, backing):
+    tmp = tempfile.mkdtemp(prefix="dma-async.")
+    sock = os.path.join(tmp, "qmp")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock)
+    listener.listen(1)
+    listener.settimeout(TIMEOUT)
+    cmd = [qemu, "-M", "q35", "-accel", "kvm", "-cpu", "host", "-smp", "1",
+           "-m", size, "-nodefaults", "-display", "none", "-no-user-config",
+           "-serial", "stdio", "-chardev", "socket,path=%s,id=qmp" % sock,
+           "-mon", "chardev=qmp,mode=control",
+           "-bios", "/usr/share/qemu/qboot.rom",
+           "-kernel", os.path.join(l2, "vmlinuz"),
+           "-initrd", os.path.join(l2, "initrd.cpio.gz"),
+           "-append", "console=ttyS0 iomem=relaxed quiet panic=-1 "
+           "l2.mode=idle"]
+    if backing == "hugetlbfs":
+        cmd += ["-object", "memory-backend-memfd,id=ram0,size=%s,hugetlb=on,"
+                "hugetlbsize=2097152" % size, "-machine", "memory-backend=ram0"]
+    for i, n in enumerate(DEVICES):
+        cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0%s"
+                % (devs[n], n, 3 + i, "," + props if props else "")]
+    trace_arm()
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE,
+                            stderr=open(os.path.join(tmp, "stderr"), "w"))
+    r = {"bound": None}
+    try:
+        f = listener.accept()[0].makefile("rw")
+        listener.close()
+        qmp.greet(f)
+        buf, deadline = b"", time.monotonic() + TIMEOUT
+        fd = proc.stdout.fileno()
+        while time.monotonic() < deadline:
+            if not select.select([fd], [], [], 1)[0]:
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                break
+            buf += data
+            if b"L2-PROBED" in buf:
+                r["bound"] = time.monotonic() - t0
+                r["pinned"] = vmlck(proc.pid)
+                break
+        rsp = qmp.execute(f, "x-query-vfio")
+        dma = rsp["return"][0].get("dma") if "return" in rsp else None
+        if dma:
+            r["prefault_s"] = dma["prefault-ns"] / 1e9
+            q = dma.get("queue") or {}
+            if q.get("async"):
+                r["mapped_s"] = q.get("mapped-ns", 0) / 1e9
+                r["gate_waits"] = q["gate-waits"]
+                r["gate_s"] = q["gate-wait-ns"] / 1e9
+                r["gate_event"] = q.get("gate-event")
+        try:
+            qmp.execute(f, "quit")
+        except Exception:
+            pass
+    finally:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    first, maps = trace_read(proc.pid)
+    r["first"] = first - t0 if first is not None else None
+    r["map_calls"] = len(maps)
+    r["map_failures"] = sum(1 for m in maps if m[1])
+    r["map_bytes"] = sum(m[0] for m in maps if not m[1])
+    r["map_s"] = sum(m[2] for m in maps)
+    with open(os.path.join(tmp, "stderr")) as e:
+        r["stderr"] = e.read().strip().splitlines()[-3:]
+    return r
+
+
+def fmt(v, spec="%.2f"):
+    return spec % v if v is not None else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--l2", required=True)
+    ap.add_argument("--sizes", default="512M,2G")
+    ap.add_argument("--backings", default="anon,thp,hugetlbfs")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("builds", nargs="+", help="NAME=QEMU[,PROPS]")
+    a = ap.parse_args()
+    devs = dict(d.split("=", 1)
+                for d in os.environ.get("VFIO_DIRECT_DEVICES", "").split())
+    missing = [n for n in DEVICES if n not in devs]
+    if missing:
+        sys.exit("dma-async.py: %s not bound to vfio-pci" % " ".join(missing))
+    builds = [b.split("=", 1) for b in a.builds]
+    thp_was = re.search(r"\[(\w+)\]", open(THP).read())[1]
+    trace_on()
+    results = {}
+    try:
+        for size in a.sizes.split(","):
+            for backing in a.backings.split(","):
+                # anon: no THP at all (QEMU madvises RAM for THP)
+                write(THP, "always" if backing == "thp" else "never")
+                if backing == "hugetlbfs":
+                    write(HUGEPAGES, str(size_bytes(size) // (2 << 20) + 8))
+                for k in range(a.rounds):
+                    for i in range(len(builds)):
+                        name, spec = builds[(i + k) % len(builds)]
+                        qemu, _, props = spec.partition(",")
+                        r = run(qemu, props, a.l2, devs, size, backing)
+                        results.setdefault((size, backing, name), []).append(r)
+                        print("== %s %s %s round %d: first %s s, bound %s s;"
+                              " MAP_DMA %d calls (%d failed) %.3f s %d MiB;"
+                              " pinned %d MiB; prefault %s s; mapped %s s;"
+                              " gate %s x %s s (%s)"
+                              % (size, backing, name, k, fmt(r["first"]),
+                                 fmt(r["bound"]), r["map_calls"],
+                                 r["map_failures"], r["map_s"],
+                                 r["map_bytes"] >> 20,
+                                 r.get("pinned", 0) >> 20,
+                                 fmt(r.get("prefault_s"), "%.3f"),
+                                 fmt(r.get("mapped_s")),
+                                 r.get("gate_waits", "-"),
+                                 fmt(r.get("gate_s"), "%.3f"),
+                                 r.get("gate_event", "-")), flush=True)
+                        for line in r["stderr"]:
+                            print("   | " + line)
+                if backing == "hugetlbfs":
+                    write(HUGEPAGES, "0")
+        base = builds[-1][0]
+        print("\nmedian [min-max] over %d rounds" % a.rounds)
+        for (size, backing, name), rs in results.items():
+            def stat(key):
+                v = [r[key] for r in rs if r.get(key) is not None]
+                if not v:
+                    return None, "-"
+                return statistics.median(v), "%.2f [%.2f-%.2f]" % (
+                    statistics.median(v), min(v), max(v))
+            first, first_s = stat("first")
+            bound, bound_s = stat("bound")
+            map_s, map_str = stat("map_s")
+            line = ("%s %s %-10s first %s, bound %s, MAP_DMA %s s"
+                    % (size, backing, name, first_s, bound_s, map_str))
+            b_rs = results.get((size, backing, base))
+            if name != base and b_rs:
+                bf = statistics.median([r["first"] for r in b_rs
+                                        if r.get("first") is not None] or [0])
+                bb = statistics.median([r["bound"] for r in b_rs
+                                        if r.get("bound") is not None] or [0])
+                line += "; /%s: first %s, bound %s" % (
+                    base, fmt(first / bf if first and bf else None),
+                    fmt(bound / bb if bound and bb else None))
+            print(line, flush=True)
+    finally:
+        write(THP, thp_was)
+        trace_off()
+
+
+if __name__ == "__main__":
+    main()
