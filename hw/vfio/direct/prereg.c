@@ -11,6 +11,10 @@
  * time; on pseries every RAM block is one section (measured: one call
  * per block, see docs/devel/vfio-direct.rst), so there is nothing to
  * coalesce and the listener stays upstream's.
+ * Before registering, the range is prefaulted in parallel (prefault.c,
+ * x-dma-prefault-threads of the device that created the container), as
+ * before a large MAP_DMA on type1: registration pins page by page.
+ * Registering asynchronously is not done: see docs/devel/vfio-direct.rst.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -22,6 +26,7 @@
 #include "hw/vfio/vfio-container-base.h"
 #include "hw/vfio/pci.h"
 #include "hw/vfio/vfio-direct-spapr.h"
+#include "dma.h"
 #include "spapr-state.h"
 #include "trace.h"
 
@@ -53,6 +58,24 @@ VFIODirectSpapr *vfio_direct_spapr_state(VFIOContainerBase *bcontainer,
                         "VFIODirectSpapr", NULL, NULL,
                         vfio_direct_spapr_state_free, s);
     return s;
+}
+
+void vfio_direct_prereg_prefault(VFIOContainerBase *bcontainer,
+                                 MemoryRegionSection *section,
+                                 uint64_t vaddr, uint64_t size)
+{
+    VFIODirectDmaRange r = {
+        .iova = section->offset_within_address_space,
+        .size = size,
+        .hva = vaddr,
+        .readonly = section->readonly,
+    };
+
+    if (memory_region_is_ram(section->mr) &&
+        !memory_region_is_ram_device(section->mr)) {
+        vfio_direct_prefault(vfio_direct_dma_get(bcontainer), section->mr,
+                             &r);
+    }
 }
 
 int64_t vfio_direct_prereg_clock(void)

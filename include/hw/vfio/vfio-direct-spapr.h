@@ -3,8 +3,8 @@
  *
  * hw/ppc/spapr_rtas_ddw.c asks which DDW page sizes a PHB may offer
  * (hw/vfio/direct/ddw.c); hw/vfio/spapr.c's prereg listener
- * has its VFIO_IOMMU_SPAPR_(UN)REGISTER_MEMORY calls counted
- * (hw/vfio/direct/prereg.c).
+ * has its VFIO_IOMMU_SPAPR_(UN)REGISTER_MEMORY calls prefaulted and
+ * counted (hw/vfio/direct/prereg.c).
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,6 +31,14 @@ uint64_t vfio_direct_ddw_page_sizes(uint64_t phb_pgsizes, AddressSpace *as);
  */
 bool vfio_direct_ddw_page_ok(uint64_t phb_pgsizes, AddressSpace *as,
                              uint32_t page_shift);
+
+/*
+ * Before VFIO_IOMMU_SPAPR_REGISTER_MEMORY of @size bytes of @section at
+ * host address @vaddr: populate them with threads (x-dma-prefault-threads)
+ */
+void vfio_direct_prereg_prefault(VFIOContainerBase *bcontainer,
+                                 MemoryRegionSection *section,
+                                 uint64_t vaddr, uint64_t size);
 
 /*
  * One VFIO_IOMMU_SPAPR_REGISTER_MEMORY (@reg) or UNREGISTER_MEMORY call
