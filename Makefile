@@ -188,6 +188,7 @@ $(BASE_STAMP):
 bench: all base-build cross-ppc64le cross-ppc64le-base
 	tests/bench/run.sh --build $(BUILD) --base $(BASE_BUILD)
 	tests/bench/run-dma.sh --build $(BUILD) --base $(BASE_BUILD)
+	tests/bench/run-dma-async.sh --build $(BUILD) --base $(BASE_BUILD)
 	tests/bench/run-pseries.sh --build $(CROSS_BUILD) --base $(CROSS_BASE_BUILD)
 	tests/bench/run-pseries.sh --doorbell --build $(CROSS_BUILD) --base $(CROSS_BASE_BUILD)
 	tests/bench/run-tce.sh --build $(CROSS_BUILD) --base $(CROSS_BASE_BUILD)

@@ -14,8 +14,10 @@ L1 passed through (one container), PROPS added to each device, and
 records, from the L1 kernel wherever it can (trace clock "mono", the
 same clock as the start time taken here):
 
-  - first: process start to the L2's first instruction (the first
-    kvm:kvm_entry of the process; the event disables itself after it);
+  - first: process start to the L2's first instruction: the first
+    kvm:kvm_entry (a VMRUN of the L2's vCPU), kept in a trace instance
+    of its own whose buffer does not overwrite, so it keeps the oldest
+    events (only one QEMU runs at a time);
   - bound: process start to the L2's "L2-PROBED" (every driver bound);
   - map_s: time in VFIO_IOMMU_MAP_DMA over all QEMU's threads (kprobe
     and kretprobe on vfio_iommu_type1_ioctl), map_calls, map_bytes;
@@ -70,6 +72,9 @@ def size_bytes(s):
     return int(s[:-1]) << {"M": 20, "G": 30}[s[-1]]
 
 
+FIRST = TRACE + "/instances/dma-async-first"
+
+
 def trace_on():
     if not os.path.exists(TRACE + "/kprobe_events"):
         subprocess.run(["mount", "-t", "tracefs", "nodev", TRACE], check=True)
@@ -82,40 +87,54 @@ def trace_on():
     write(TRACE + "/options/record-tgid", "1")
     write(TRACE + "/buffer_size_kb", "8192")
     write(TRACE + "/events/vfioasync/enable", "1")
+    # The first kvm_entry: an instance that drops new events once full
+    if not os.path.isdir(FIRST):
+        os.mkdir(FIRST)
+    write(FIRST + "/trace_clock", "mono")
+    write(FIRST + "/buffer_size_kb", "16")
+    write(FIRST + "/options/overwrite", "0")
 
 
 def trace_off():
     for path, text in (("/events/vfioasync/enable", "0"),
-                       ("/events/kvm/kvm_entry/enable", "0"),
                        ("/options/record-tgid", "0"),
                        ("/trace_clock", "local")):
         try:
             write(TRACE + path, text)
         except OSError:
             pass
-    try:
-        append(TRACE + "/events/kvm/kvm_entry/trigger",
-               "!disable_event:kvm:kvm_entry:1\n")
-    except OSError:
-        pass
     for probe in ("ioc", "ret"):
         try:
             append(TRACE + "/kprobe_events", "-:vfioasync/%s\n" % probe)
         except OSError:
             pass
+    if os.path.isdir(FIRST):
+        try:
+            write(FIRST + "/events/kvm/kvm_entry/enable", "0")
+            os.rmdir(FIRST)
+        except OSError:
+            pass
 
 
 def trace_arm():
-    """Clear the buffer; record the next kvm_entry once."""
+    """Clear the buffers; the instance records from the next kvm_entry."""
     write(TRACE + "/trace", "")
-    try:
-        append(TRACE + "/events/kvm/kvm_entry/trigger",
-               "!disable_event:kvm:kvm_entry:1\n")
-    except OSError:
-        pass
-    append(TRACE + "/events/kvm/kvm_entry/trigger",
-           "disable_event:kvm:kvm_entry:1\n")
-    write(TRACE + "/events/kvm/kvm_entry/enable", "1")
+    write(FIRST + "/events/kvm/kvm_entry/enable", "0")
+    write(FIRST + "/trace", "")
+    write(FIRST + "/events/kvm/kvm_entry/enable", "1")
+
+
+def first_entry():
+    """Monotonic time of the oldest kvm_entry in the instance, or None."""
+    write(FIRST + "/events/kvm/kvm_entry/enable", "0")
+    first = None
+    with open(FIRST + "/trace") as f:
+        for line in f:
+            m = re.search(r"\s(\d+\.\d+): kvm_entry:", line)
+            if m:
+                ts = float(m[1])
+                first = ts if first is None else min(first, ts)
+    return first
 
 
 LINE = re.compile(r"-(\d+)\s+\(\s*(\d+)\)\s+\[\d+\]\s+\S+\s+(\d+\.\d+): "
@@ -220,7 +239,8 @@ def run(qemu, props, l2, devs, size, backing):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    first, maps = trace_read(proc.pid)
+    first = first_entry()
+    _, maps = trace_read(proc.pid)
     r["first"] = first - t0 if first is not None else None
     r["map_calls"] = len(maps)
     r["map_failures"] = sum(1 for m in maps if m[1])
