@@ -33,6 +33,11 @@
  * failure rolls back its job, discards the jobs after it, and stops the
  * VM (dma-guard.c); a gate waiting then returns with Bus Master Enable
  * cleared from the write.
+ * The worker starts mapping once machine init is done, not at the
+ * first device's realize: type1 holds its lock through a whole MAP_DMA,
+ * and the groups of the other cold-plugged devices join the container
+ * (VFIO_GROUP_SET_CONTAINER) under that lock; anything that waits on
+ * the queue before that releases the worker first.
  * Deadlock: the worker never takes the BQL (it calls only the
  * container's dma_map/dma_unmap and our counters, and hands the rest to
  * a bottom half); a vCPU waits with the BQL released, the main thread
@@ -51,6 +56,7 @@
 #include "qapi/error.h"
 #include "exec/memory.h"
 #include "system/cpus.h"
+#include "system/system.h"
 #include "hw/pci/pci.h"
 #include "hw/vfio/vfio-common.h"
 #include "hw/vfio/vfio-container-base.h"
@@ -83,6 +89,8 @@ struct VFIODirectDmaQueue {
     int64_t made_seen;
     bool avail_known;
     bool quit;
+    bool held;                  /* until machine init is done */
+    Notifier machine_done;
     bool failed;                /* the worker stopped at a failure */
     uint64_t failures;          /* failures so far (waiters compare) */
     uint64_t failed_job;
@@ -115,7 +123,8 @@ static void *vfio_direct_dma_worker(void *opaque)
         VFIODirectDmaOp op;
         int ret;
 
-        while (!q->quit && (q->failed || q->done == q->ops->len)) {
+        while (!q->quit &&
+               (q->failed || q->held || q->done == q->ops->len)) {
             qemu_cond_wait(&q->work, &q->lock);
         }
         if (q->quit) {
@@ -266,6 +275,18 @@ static void vfio_direct_dma_queue_bh(void *opaque)
     vfio_direct_dma_queue_settle(q);
 }
 
+/* Machine init is done: every cold-plugged device has attached */
+static void vfio_direct_dma_queue_release(Notifier *n, void *data)
+{
+    VFIODirectDmaQueue *q = container_of(n, VFIODirectDmaQueue,
+                                         machine_done);
+
+    qemu_mutex_lock(&q->lock);
+    q->held = false;
+    qemu_cond_signal(&q->work);
+    qemu_mutex_unlock(&q->lock);
+}
+
 static VFIODirectDmaQueue *vfio_direct_dma_queue_get(VFIODirectDma *d,
                                                      VFIOContainerBase *bc)
 {
@@ -280,6 +301,11 @@ static VFIODirectDmaQueue *vfio_direct_dma_queue_get(VFIODirectDma *d,
         q->ops = g_array_new(false, false, sizeof(VFIODirectDmaOp));
         q->reap = g_array_new(false, false, sizeof(VFIODirectDmaOp));
         q->bh = qemu_bh_new(vfio_direct_dma_queue_bh, q);
+        if (!phase_check(PHASE_MACHINE_READY)) {
+            q->held = true;
+            q->machine_done.notify = vfio_direct_dma_queue_release;
+            qemu_add_machine_init_done_notifier(&q->machine_done);
+        }
         qemu_thread_create(&q->thread, "vfio-dma", vfio_direct_dma_worker,
                            q, QEMU_THREAD_JOINABLE);
         d->queue = q;
@@ -303,6 +329,11 @@ static bool vfio_direct_dma_queue_wait(VFIODirectDmaQueue *q,
     if (!q->ops->len && !q->failed) {
         qemu_mutex_unlock(&q->lock);
         return true;
+    }
+    if (q->held) {
+        /* waiting before machine init is done: let the worker run */
+        q->held = false;
+        qemu_cond_signal(&q->work);
     }
     failures = q->failures;
     t0 = get_clock();
@@ -559,6 +590,9 @@ void vfio_direct_dma_queue_finalize(VFIODirectDma *d)
 
     if (!q) {
         return;
+    }
+    if (q->machine_done.notify) {
+        qemu_remove_machine_init_done_notifier(&q->machine_done);
     }
     qemu_mutex_lock(&q->lock);
     q->quit = true;
