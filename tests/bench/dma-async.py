@@ -35,17 +35,14 @@ SPDX-License-Identifier: GPL-2.0-or-later
 import argparse
 import os
 import re
-import select
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "testbed"))
-import qmp  # noqa: E402  (tests/testbed/qmp.py)
+                                "..", "pylib"))
+import qemutest  # noqa: E402
 
 TRACE = "/sys/kernel/tracing"
 MAP = 0x3B71
@@ -163,91 +160,57 @@ def trace_read(pid):
     return first, maps
 
 
-def vmlck(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmLck:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def run(qemu, props, l2, devs, size, backing):
-    tmp = tempfile.mkdtemp(prefix="dma-async.")
-    sock = os.path.join(tmp, "qmp")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock)
-    listener.listen(1)
-    listener.settimeout(TIMEOUT)
-    cmd = [qemu, "-M", "q35", "-accel", "kvm", "-cpu", "host", "-smp", "1",
-           "-m", size, "-nodefaults", "-display", "none", "-no-user-config",
-           "-serial", "stdio", "-chardev", "socket,path=%s,id=qmp" % sock,
-           "-mon", "chardev=qmp,mode=control",
-           "-bios", "/usr/share/qemu/qboot.rom",
-           "-kernel", os.path.join(l2, "vmlinuz"),
-           "-initrd", os.path.join(l2, "initrd.cpio.gz"),
-           "-append", "console=ttyS0 iomem=relaxed quiet panic=-1 "
-           "l2.mode=idle"]
+    args = ["-M", "q35", "-accel", "kvm", "-cpu", "host", "-smp", "1",
+            "-m", size, "-nodefaults", "-display", "none", "-no-user-config",
+            "-serial", "stdio",
+            "-bios", "/usr/share/qemu/qboot.rom",
+            "-kernel", os.path.join(l2, "vmlinuz"),
+            "-initrd", os.path.join(l2, "initrd.cpio.gz"),
+            "-append", "console=ttyS0 iomem=relaxed quiet panic=-1 "
+            "l2.mode=idle"]
     if backing == "hugetlbfs":
-        cmd += ["-object", "memory-backend-memfd,id=ram0,size=%s,hugetlb=on,"
-                "hugetlbsize=2097152" % size, "-machine", "memory-backend=ram0"]
+        args += ["-object", "memory-backend-memfd,id=ram0,size=%s,hugetlb=on,"
+                 "hugetlbsize=2097152" % size, "-machine", "memory-backend=ram0"]
     for i, n in enumerate(DEVICES):
-        cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0%s"
-                % (devs[n], n, 3 + i, "," + props if props else "")]
+        args += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0%s"
+                 % (devs[n], n, 3 + i, "," + props if props else "")]
     trace_arm()
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE,
-                            stderr=open(os.path.join(tmp, "stderr"), "w"))
+    q = qemutest.Qemu(qemu, args, console=True, timeout=TIMEOUT,
+                      prefix="dma-async.")
+    t0 = q.t0
     r = {"bound": None}
     try:
-        f = listener.accept()[0].makefile("rw")
-        listener.close()
-        qmp.greet(f)
-        buf, deadline = b"", time.monotonic() + TIMEOUT
-        fd = proc.stdout.fileno()
-        while time.monotonic() < deadline:
-            if not select.select([fd], [], [], 1)[0]:
-                continue
-            data = os.read(fd, 4096)
-            if not data:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            line, t = q.line(deadline)
+            if line is None:
                 break
-            buf += data
-            if b"L2-PROBED" in buf:
-                r["bound"] = time.monotonic() - t0
-                r["pinned"] = vmlck(proc.pid)
+            if "L2-PROBED" in line:
+                r["bound"] = t - t0
+                r["pinned"] = qemutest.vmlck(q.pid)
                 break
-        rsp = qmp.execute(f, "x-query-vfio")
+        rsp = q.qmp_rsp("x-query-vfio")
         dma = rsp["return"][0].get("dma") if "return" in rsp else None
         if dma:
             r["prefault_s"] = dma["prefault-ns"] / 1e9
-            q = dma.get("queue") or {}
-            if q.get("async"):
-                r["mapped_s"] = q.get("mapped-ns", 0) / 1e9
-                r["gate_waits"] = q["gate-waits"]
-                r["gate_s"] = q["gate-wait-ns"] / 1e9
-                r["gate_event"] = q.get("gate-event")
-        try:
-            qmp.execute(f, "quit")
-        except Exception:
-            pass
+            queue = dma.get("queue") or {}
+            if queue.get("async"):
+                r["mapped_s"] = queue.get("mapped-ns", 0) / 1e9
+                r["gate_waits"] = queue["gate-waits"]
+                r["gate_s"] = queue["gate-wait-ns"] / 1e9
+                r["gate_event"] = queue.get("gate-event")
     finally:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        q.quit()
     first = first_entry()
-    _, maps = trace_read(proc.pid)
+    _, maps = trace_read(q.pid)
     r["first"] = first - t0 if first is not None else None
     r["map_calls"] = len(maps)
     r["map_failures"] = sum(1 for m in maps if m[1])
     r["map_bytes"] = sum(m[0] for m in maps if not m[1])
     r["map_s"] = sum(m[2] for m in maps)
-    with open(os.path.join(tmp, "stderr")) as e:
-        r["stderr"] = e.read().strip().splitlines()[-3:]
+    r["stderr"] = q.stderr().strip().splitlines()[-3:]
+    q.cleanup()
     return r
 
 
