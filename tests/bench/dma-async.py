@@ -42,6 +42,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pylib"))
+import hostfs  # noqa: E402
 import qemutest  # noqa: E402
 
 TRACE = "/sys/kernel/tracing"
@@ -50,23 +51,6 @@ THP = "/sys/kernel/mm/transparent_hugepage/enabled"
 HUGEPAGES = "/proc/sys/vm/nr_hugepages"
 DEVICES = ("sdhci", "e1000e", "nvme")
 TIMEOUT = 300
-
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def append(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
-def size_bytes(s):
-    return int(s[:-1]) << {"M": 20, "G": 30}[s[-1]]
 
 
 FIRST = TRACE + "/instances/dma-async-first"
@@ -79,17 +63,17 @@ def trace_on():
     for probe in ("p:vfioasync/ioc vfio_iommu_type1_ioctl cmd=$arg2:x32 "
                   "f24=+u24($arg3):u64",
                   "r:vfioasync/ret vfio_iommu_type1_ioctl ret=$retval:s64"):
-        append(TRACE + "/kprobe_events", probe + "\n")
-    write(TRACE + "/trace_clock", "mono")
-    write(TRACE + "/options/record-tgid", "1")
-    write(TRACE + "/buffer_size_kb", "8192")
-    write(TRACE + "/events/vfioasync/enable", "1")
+        hostfs.append(TRACE + "/kprobe_events", probe + "\n")
+    hostfs.write(TRACE + "/trace_clock", "mono")
+    hostfs.write(TRACE + "/options/record-tgid", "1")
+    hostfs.write(TRACE + "/buffer_size_kb", "8192")
+    hostfs.write(TRACE + "/events/vfioasync/enable", "1")
     # The first kvm_entry: an instance that drops new events once full
     if not os.path.isdir(FIRST):
         os.mkdir(FIRST)
-    write(FIRST + "/trace_clock", "mono")
-    write(FIRST + "/buffer_size_kb", "16")
-    write(FIRST + "/options/overwrite", "0")
+    hostfs.write(FIRST + "/trace_clock", "mono")
+    hostfs.write(FIRST + "/buffer_size_kb", "16")
+    hostfs.write(FIRST + "/options/overwrite", "0")
 
 
 def trace_off():
@@ -97,17 +81,17 @@ def trace_off():
                        ("/options/record-tgid", "0"),
                        ("/trace_clock", "local")):
         try:
-            write(TRACE + path, text)
+            hostfs.write(TRACE + path, text)
         except OSError:
             pass
     for probe in ("ioc", "ret"):
         try:
-            append(TRACE + "/kprobe_events", "-:vfioasync/%s\n" % probe)
+            hostfs.append(TRACE + "/kprobe_events", "-:vfioasync/%s\n" % probe)
         except OSError:
             pass
     if os.path.isdir(FIRST):
         try:
-            write(FIRST + "/events/kvm/kvm_entry/enable", "0")
+            hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "0")
             os.rmdir(FIRST)
         except OSError:
             pass
@@ -115,15 +99,15 @@ def trace_off():
 
 def trace_arm():
     """Clear the buffers; the instance records from the next kvm_entry."""
-    write(TRACE + "/trace", "")
-    write(FIRST + "/events/kvm/kvm_entry/enable", "0")
-    write(FIRST + "/trace", "")
-    write(FIRST + "/events/kvm/kvm_entry/enable", "1")
+    hostfs.write(TRACE + "/trace", "")
+    hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "0")
+    hostfs.write(FIRST + "/trace", "")
+    hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "1")
 
 
 def first_entry():
     """Monotonic time of the oldest kvm_entry in the instance, or None."""
-    write(FIRST + "/events/kvm/kvm_entry/enable", "0")
+    hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "0")
     first = None
     with open(FIRST + "/trace") as f:
         for line in f:
@@ -239,9 +223,10 @@ def main():
         for size in a.sizes.split(","):
             for backing in a.backings.split(","):
                 # anon: no THP at all (QEMU madvises RAM for THP)
-                write(THP, "always" if backing == "thp" else "never")
+                hostfs.write(THP, "always" if backing == "thp" else "never")
                 if backing == "hugetlbfs":
-                    write(HUGEPAGES, str(size_bytes(size) // (2 << 20) + 8))
+                    pages = hostfs.size_bytes(size) // (2 << 20) + 8
+                    hostfs.write(HUGEPAGES, str(pages))
                 for k in range(a.rounds):
                     for i in range(len(builds)):
                         name, spec = builds[(i + k) % len(builds)]
@@ -265,7 +250,7 @@ def main():
                         for line in r["stderr"]:
                             print("   | " + line)
                 if backing == "hugetlbfs":
-                    write(HUGEPAGES, "0")
+                    hostfs.write(HUGEPAGES, "0")
         base = builds[-1][0]
         print("\nmedian [min-max] over %d rounds" % a.rounds)
         for (size, backing, name), rs in results.items():
@@ -291,7 +276,7 @@ def main():
                     fmt(bound / bb if bound and bb else None))
             print(line, flush=True)
     finally:
-        write(THP, thp_was)
+        hostfs.write(THP, thp_was)
         trace_off()
 
 

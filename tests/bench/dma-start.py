@@ -31,31 +31,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pylib"))
+import hostfs  # noqa: E402
 import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 TRACE = "/sys/kernel/tracing"
 MAP, UNMAP = 0x3B71, 0x3B72     # VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
 HUGEPAGES = "/proc/sys/vm/nr_hugepages"
-
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def append(path, text):
-    """Append without seeking (tracefs refuses the seek of mode "a")."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
-def size_bytes(s):
-    units = {"M": 1 << 20, "G": 1 << 30}
-    return int(s[:-1]) * units[s[-1]]
 
 
 def kprobes_on():
@@ -68,23 +50,23 @@ def kprobes_on():
                   "f24=+u24($arg3):u64",
                   "r:vfiodma/ret vfio_iommu_type1_ioctl ret=$retval:s64"):
         try:
-            append(TRACE + "/kprobe_events", probe + "\n")
+            hostfs.append(TRACE + "/kprobe_events", probe + "\n")
         except OSError as e:
             with open(TRACE + "/error_log") as log:
                 sys.exit("dma-start.py: kprobe %r: %s\n%s"
                          % (probe, e, log.read()))
-    write(TRACE + "/buffer_size_kb", "8192")
-    write(TRACE + "/events/vfiodma/enable", "1")
+    hostfs.write(TRACE + "/buffer_size_kb", "8192")
+    hostfs.write(TRACE + "/events/vfiodma/enable", "1")
 
 
 def kprobes_off():
     try:
-        write(TRACE + "/events/vfiodma/enable", "0")
+        hostfs.write(TRACE + "/events/vfiodma/enable", "0")
     except OSError:
         pass
     for probe in ("ioc", "ret"):
         try:
-            append(TRACE + "/kprobe_events", "-:vfiodma/%s\n" % probe)
+            hostfs.append(TRACE + "/kprobe_events", "-:vfiodma/%s\n" % probe)
         except OSError:
             pass
 
@@ -127,7 +109,7 @@ def run(qemu, host, size, backing, extra):
     args = ["-M", "q35", "-accel", "tcg", "-S", "-display", "none",
             "-nodefaults",
             "-device", "vfio-pci,host=%s,id=dev0%s" % (host, extra)] + mem
-    write(TRACE + "/trace", "")
+    hostfs.write(TRACE + "/trace", "")
     t0 = time.time()
     vm = qemutest.Qemu(qemu, args, timeout=600, prefix="dma-start.")
     try:
@@ -171,9 +153,10 @@ def main():
     try:
         for size in a.sizes.split(","):
             for backing in a.backings.split(","):
-                write(THP, "always" if backing == "thp" else thp_was)
+                hostfs.write(THP, "always" if backing == "thp" else thp_was)
                 if backing == "hugetlbfs":
-                    write(HUGEPAGES, str(size_bytes(size) // (2 << 20) + 8))
+                    pages = hostfs.size_bytes(size) // (2 << 20) + 8
+                    hostfs.write(HUGEPAGES, str(pages))
                 # rounds in rotated order, so that no build always goes
                 # first after the pool or the page cache changed
                 order = [(i + k) % len(a.builds)
@@ -188,7 +171,7 @@ def main():
                     if key not in results or \
                        r["ready_s"] < results[key]["ready_s"]:
                         results[key] = r
-                    ram = size_bytes(size)
+                    ram = hostfs.size_bytes(size)
                     print("== %s %s %s: ready %.2f s; MAP_DMA %d calls "
                           "%.3f s, %d bytes (RAM + %d KiB), largest 0x%x; "
                           "UNMAP_DMA %d calls %.3f s; VmLck %d MiB"
@@ -210,7 +193,7 @@ def main():
                     for line in r["stderr"]:
                         print("   | " + line)
                 if backing == "hugetlbfs":
-                    write(HUGEPAGES, "0")
+                    hostfs.write(HUGEPAGES, "0")
         first = a.builds[0].split("=", 1)[0]
         for (size, backing, name), r in results.items():
             if name == first:
@@ -224,7 +207,7 @@ def main():
                      o["map_calls"], r["map_calls"],
                      o["map_bytes"] / max(r["map_bytes"], 1)))
     finally:
-        write(THP, thp_was)
+        hostfs.write(THP, thp_was)
         kprobes_off()
 
 
