@@ -167,8 +167,5 @@ lck=$(vmlck_kib) prereg=$(prereg_bytes)
 [ "$lck" = "$lck0" ] && [ "$prereg" = "$prereg0" ]
 ok $? "the same RAM preregistered once again: VmLck $lck KiB (start $lck0), $prereg bytes (start $prereg0)"
 
-p=$(qpid)
-$virsh destroy "$dom" >/dev/null 2>&1
-wait_for 30 sh -c "! kill -0 $p"
-ok $? "virsh destroy: QEMU $p is gone"
+destroy_check
 finish

@@ -89,8 +89,5 @@ m=$(vfio_maps)
 [ "$m" -gt 0 ]
 ok $? "QEMU maps the device again ($m VFIO mappings)"
 
-p=$(qpid)
-$virsh destroy "$dom" >/dev/null 2>&1
-wait_for 30 sh -c "! kill -0 $p"
-ok $? "virsh destroy: QEMU $p is gone"
+destroy_check
 finish

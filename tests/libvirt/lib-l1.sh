@@ -2,13 +2,13 @@
 # lib-l1.sh - what in-l1.sh (x86) and in-l1-pseries.sh share (sourced).
 #
 # Set dom (the domain's name) before sourcing.  Gives TAP helpers (ok,
-# finish, wait_for), monitor and process helpers (hmp, qmp, qpid,
-# vfio_maps, vfio_fds, vmlck_kib) and libvirt_start, which runs Debian's
-# libvirtd with a private configuration: a tmpfs over /etc/libvirt, root,
-# no cgroups, no namespaces, no security driver, no virtlogd, a
-# libvirt-qemu user on copies of passwd and group.
+# finish, wait_for, destroy_check), monitor and process helpers (hmp,
+# qmp, qpid, vfio_maps, vfio_fds, vmlck_kib) and libvirt_start, which runs
+# Debian's libvirtd with a private configuration: a tmpfs over
+# /etc/libvirt, root, no cgroups, no namespaces, no security driver, no
+# virtlogd, a libvirt-qemu user on copies of passwd and group.
 virsh="virsh -q -c qemu:///system"
-pass=0 fail=0 todo=0 n=0
+pass=0 fail=0 n=0
 t0=$(date +%s)
 
 ok() {
@@ -20,17 +20,6 @@ ok() {
         [ -z "${3:-}" ] || printf '%s\n' "$3" | head -n 30 | sed 's/^/# /'
     fi
 }
-# known STATUS MSG WHY: a check of a known bug (TAP "# TODO"): reported,
-# not counted as a failure; "ok ... # TODO" once the bug is gone
-known() {
-    n=$((n + 1)) todo=$((todo + 1))
-    if [ "$1" = 0 ]; then
-        echo "ok $n - $2 # TODO $3 (passes now: make it a plain check)"
-    else
-        echo "not ok $n - $2 # TODO $3"
-        [ -z "${4:-}" ] || printf '%s\n' "$4" | head -n 30 | sed 's/^/# /'
-    fi
-}
 finish() {
     $virsh destroy "$dom" >/dev/null 2>&1
     $virsh undefine "$dom" >/dev/null 2>&1
@@ -39,13 +28,16 @@ finish() {
         wait_for 15 sh -c "! kill -0 $lvpid" || kill -9 "$lvpid" 2>/dev/null
     fi
     echo "# libvirt test: $(($(date +%s) - t0)) s in the L1"
-    if [ "$todo" = 0 ]; then
-        echo "$pass passed, $fail failed"
-    else
-        echo "$pass passed, $fail failed, $todo known bug(s) marked TODO"
-    fi
+    echo "$pass passed, $fail failed"
     [ "$fail" = 0 ] && exit 0
     exit 1
+}
+# The last check of a run: virsh destroy ends the domain's QEMU.
+destroy_check() {
+    p=$(qpid)
+    $virsh destroy "$dom" >/dev/null 2>&1
+    wait_for 30 sh -c "! kill -0 $p"
+    ok $? "virsh destroy: QEMU $p is gone"
 }
 # wait_for SECONDS CMD...: poll CMD every second until it succeeds.
 wait_for() {
