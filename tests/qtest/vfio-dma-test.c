@@ -871,6 +871,120 @@ static void test_async_gate(void)
     probes_off();
 }
 
+/* The MAP_DMA calls the kernel saw at @iova */
+typedef struct PeerMaps {
+    unsigned maps, from_worker;
+    double first_entry;         /* trace timestamp of the first one's entry */
+    double ram_ret;             /* ... and of the largest RAM map's end */
+} PeerMaps;
+
+typedef struct OpenMap {
+    double entry;
+    uint64_t iova, size;
+} OpenMap;
+
+static PeerMaps peer_maps_of(pid_t pid, uint64_t iova)
+{
+    g_autofree char *trace = read_file(TRACEFS "/trace");
+    g_auto(GStrv) lines = g_strsplit(trace ? trace : "", "\n", -1);
+    g_autoptr(GHashTable) open_calls =
+        g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    PeerMaps pm = { 0 };
+    uint64_t largest = 0;
+
+    for (int i = 0; lines[i]; i++) {
+        const char *l = lines[i];
+        long tid, tgid;
+        OpenMap *m;
+        double ts;
+
+        if (l[0] == '#' || !trace_line(l, &tid, &tgid, &ts) ||
+            tgid != pid) {
+            continue;
+        }
+        if (strstr(l, " ioc: ") && field(l, "cmd=") == MAP_DMA) {
+            m = g_new(OpenMap, 1);
+            *m = (OpenMap) { ts, field(l, "f16="), field(l, "f24=") };
+            g_hash_table_replace(open_calls, GINT_TO_POINTER(tid), m);
+            continue;
+        }
+        m = g_hash_table_lookup(open_calls, GINT_TO_POINTER(tid));
+        if (m && strstr(l, " ret: ")) {
+            if (m->iova == iova) {
+                pm.first_entry = pm.maps++ ? pm.first_entry : m->entry;
+                pm.from_worker += tid != tgid;
+            } else if (m->size > largest) {
+                largest = m->size;
+                pm.ram_ret = ts;
+            }
+            g_hash_table_remove(open_calls, GINT_TO_POINTER(tid));
+        }
+    }
+    g_test_message("kernel: %u MAP_DMA at 0x%" PRIx64 " (%u from the worker, "
+                   "first at %.6f), RAM mapped until %.6f", pm.maps, iova,
+                   pm.from_worker, pm.first_entry, pm.ram_ret);
+    return pm;
+}
+
+/*
+ * async/peer-bar: the firmware enables a BAR's decode while the worker
+ * still pins RAM.  Upstream then maps the BAR's mmap into the IOMMU for
+ * peer-to-peer DMA; in the kernel that MAP_DMA would wait for type1's
+ * lock, which the worker's MAP_DMA holds for seconds, and the vCPU with
+ * it, under the BQL.  It is queued behind the work instead: judged by
+ * the L1 kernel, the BAR's one MAP_DMA comes from the worker after RAM
+ * was mapped; a decode toggle while it is still queued cancels the
+ * queued map (the kernel sees no second one).
+ */
+static void test_async_peer_bar(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    const uint32_t bar = 0xc0000000;
+    const uint32_t cfg = 0x80000000 | (4 << 11);
+    QTestState *qts;
+    int64_t peer_ops;
+    PeerMaps pm;
+    QDict *q;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    qts = qtest_initf("-M q35 -m 512M -nodefaults -device vfio-pci,host=%s,"
+                      "id=dev0,addr=04.0,x-dma-async=on",
+                      vfio_qtest_host("sdhci"));
+    q = query_queue(qts, "dev0");
+    g_assert_cmpint(qdict_get_int(q, "queued"), >, 0);
+    qobject_unref(q);
+
+    /* BAR0 at @bar, decode on, off, on: as firmware sizing and placing */
+    qtest_outl(qts, 0xcf8, cfg | PCI_BASE_ADDRESS_0);
+    qtest_outl(qts, 0xcfc, bar);
+    for (int i = 0; i < 3; i++) {
+        qtest_outl(qts, 0xcf8, cfg | PCI_COMMAND);
+        qtest_outw(qts, 0xcfc, i == 1 ? 0 : PCI_COMMAND_MEMORY);
+    }
+    q = query_queue(qts, "dev0");
+    peer_ops = qdict_get_int(q, "peer-ops");
+    g_test_message("after the decode writes: %" PRId64 " ops queued, %"
+                   PRId64 " peer ops", qdict_get_int(q, "queued"), peer_ops);
+    qobject_unref(q);
+
+    /* Bus Master Enable: the gate waits for RAM and the BAR */
+    qtest_outl(qts, 0xcf8, cfg | PCI_COMMAND);
+    qtest_outw(qts, 0xcfc, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    q = query_queue(qts, "dev0");
+    g_assert_cmpint(qdict_get_int(q, "queued"), ==, 0);
+    qobject_unref(q);
+
+    pm = peer_maps_of(qtest_pid(qts), bar);
+    g_assert_cmpuint(pm.maps, ==, 1);
+    g_assert_cmpuint(pm.from_worker, ==, 1);
+    g_assert_cmpfloat(pm.first_entry, >=, pm.ram_ret);
+    g_assert_cmpint(peer_ops, ==, 2);
+    qtest_quit(qts);
+    probes_off();
+}
+
 /*
  * async/reset: a system_reset while the worker maps queues the reset's
  * plans behind the first; once done, the kernel holds exactly what the
@@ -1210,6 +1324,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vfio/dma/guard/runtime-stop", test_guard_runtime_stop);
     qtest_add_func("/vfio/dma/async/gate", test_async_gate);
     qtest_add_func("/vfio/dma/async/reset", test_async_reset);
+    qtest_add_func("/vfio/dma/async/peer-bar", test_async_peer_bar);
     qtest_add_func("/vfio/dma/async/failure", test_async_failure);
     return g_test_run();
 }

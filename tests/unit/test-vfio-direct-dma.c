@@ -701,6 +701,48 @@ static void test_queue_revert(void)
     type1_free(&t);
 }
 
+/*
+ * A peer BAR's mapping queued behind the planner's jobs: an unmap of
+ * it cancels the last queued map of exactly its range, not one a later
+ * op touches or one the worker may have started; a failed job's revert
+ * leaves peer ops out of the planner's view.
+ */
+static void test_queue_peer(void)
+{
+    const uint64_t bar = 0xfe000000;
+    VFIODirectDmaOp ops[] = {
+        op(1, true, 0, 2 * GiB),
+        op(2, true, bar, 64 * KiB),
+        op(3, false, bar, 64 * KiB),
+        op(4, true, bar, 64 * KiB),
+    };
+    g_autoptr(GArray) undo = g_array_new(false, false,
+                                         sizeof(VFIODirectDmaOp));
+
+    ops[1].peer = ops[2].peer = ops[3].peer = true;
+    /* the last map, not the first that the unmap after it undid */
+    g_assert_cmpint(vfio_direct_dma_queue_peer_map(ops, 4, 1, bar,
+                                                   64 * KiB), ==, 3);
+    /* only the exact range; [from, n) only */
+    g_assert_cmpint(vfio_direct_dma_queue_peer_map(ops, 4, 1, bar,
+                                                   4 * KiB), ==, -1);
+    g_assert_cmpint(vfio_direct_dma_queue_peer_map(ops, 2, 2, bar,
+                                                   64 * KiB), ==, -1);
+    /* an unmap queued after the map: it must run in order */
+    g_assert_cmpint(vfio_direct_dma_queue_peer_map(ops, 3, 1, bar,
+                                                   64 * KiB), ==, -1);
+    /* planner ops are never cancelled */
+    g_assert_cmpint(vfio_direct_dma_queue_peer_map(ops, 1, 0, 0,
+                                                   2 * GiB), ==, -1);
+
+    /* job 1 failed: one step (remove RAM), none for the peer ops */
+    vfio_direct_dma_queue_revert(ops, 4, 1, undo);
+    g_assert_cmpuint(undo->len, ==, 1);
+    g_assert_false(g_array_index(undo, VFIODirectDmaOp, 0).map);
+    g_assert_cmphex(g_array_index(undo, VFIODirectDmaOp, 0).r.size, ==,
+                    2 * GiB);
+}
+
 /* mincore() that checks the chunk bound and counts its calls */
 static unsigned mincore_calls;
 static size_t mincore_pagesize;
@@ -765,6 +807,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/dma/window-reserve", test_window_reserve);
     g_test_add_func("/vfio-direct/dma/queue/counts", test_queue_counts);
     g_test_add_func("/vfio-direct/dma/queue/revert", test_queue_revert);
+    g_test_add_func("/vfio-direct/dma/queue/peer", test_queue_peer);
     g_test_add_func("/vfio-direct/dma/prefault-resident",
                     test_prefault_resident);
     return g_test_run();

@@ -69,10 +69,31 @@ void vfio_direct_dma_queue_revert(const VFIODirectDmaOp *ops, size_t n,
     for (i = n; i-- > 0;) {
         VFIODirectDmaOp step = ops[i];
 
-        if (ops[i].job < failed || (ops[i].job == failed && !ops[i].map)) {
+        if (ops[i].peer || ops[i].job < failed ||
+            (ops[i].job == failed && !ops[i].map)) {
             continue;
         }
         step.map = !ops[i].map;
         g_array_append_val(undo, step);
     }
+}
+
+ssize_t vfio_direct_dma_queue_peer_map(const VFIODirectDmaOp *ops, size_t n,
+                                       size_t from, uint64_t iova,
+                                       uint64_t size)
+{
+    size_t i;
+
+    for (i = n; i-- > from;) {
+        const VFIODirectDmaOp *op = &ops[i];
+
+        if (op->peer && op->map && op->r.iova == iova && op->r.size == size) {
+            return i;
+        }
+        if (vfio_direct_dma_queue_overlaps(op, 1, iova,
+                                           int128_make64(size))) {
+            return -1;
+        }
+    }
+    return -1;
 }

@@ -5,8 +5,9 @@
  * worker, in the order the planner issued them, while the guest starts.
  * These helpers answer the questions the queue asks about its ops:
  * whether another caller's range must wait for them, how many
- * mappings the kernel will allow once they are done, and what the
- * IOMMU really holds after a job failed.
+ * mappings the kernel will allow once they are done, what the IOMMU
+ * really holds after a job failed, and which queued peer mapping an
+ * unmap cancels.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -22,6 +23,11 @@ typedef struct VFIODirectDmaOp {
     VFIODirectDmaRange r;
     uint64_t job;               /* jobs are numbered from 1, in order */
     bool map;
+    /*
+     * Not the planner's: a mapping of another section (a peer BAR)
+     * queued behind the planner's jobs, a job of its own
+     */
+    bool peer;
 } VFIODirectDmaOp;
 
 /*
@@ -53,8 +59,20 @@ uint64_t vfio_direct_dma_queue_map_bytes(const VFIODirectDmaOp *ops,
  * of @ops as done, gets back to what the IOMMU holds by undoing ops
  * from the last: appends to @undo (of VFIODirectDmaOp) the steps to
  * apply in order, each "insert r" (map true) or "remove r" (false).
+ * Peer ops are not in the planner's view and give no step.
  */
 void vfio_direct_dma_queue_revert(const VFIODirectDmaOp *ops, size_t n,
                                   uint64_t failed, GArray *undo);
+
+/*
+ * The queued peer map of exactly [@iova, @iova + @size) among @ops[@from,
+ * @n), not yet started, that an unmap of that range cancels: the last
+ * one, so that a map, unmap, map sequence keeps its final map.  -1 when
+ * there is none, or when an op after it touches the range (then the
+ * unmap must run in order behind it).
+ */
+ssize_t vfio_direct_dma_queue_peer_map(const VFIODirectDmaOp *ops, size_t n,
+                                       size_t from, uint64_t iova,
+                                       uint64_t size);
 
 #endif /* HW_VFIO_DIRECT_DMA_QUEUE_PLAN_H */

@@ -25,7 +25,11 @@
  *     and a device attaching to the container ("hot-plug"), and any
  *     map or unmap of another kind of section (a peer BAR, a vIOMMU
  *     mapping) whose range a queued op touches, so that the kernel sees
- *     the synchronous order;
+ *     the synchronous order.  A peer BAR's map or unmap that touches
+ *     nothing queued is queued behind the work instead (an unmap
+ *     cancels its map if that has not started): type1 holds its lock
+ *     through a whole MAP_DMA, so calling the kernel would block the
+ *     firmware's BAR enable, under the BQL, until guest RAM is pinned;
  *  4. a commit that leaves no RAM wanted (the listener going away at
  *     unplug, a vIOMMU taking over) waits too, so that no op outlives
  *     the container's fd.
@@ -96,9 +100,11 @@ struct VFIODirectDmaQueue {
     uint64_t failed_job;
     VFIODirectDmaRange failed_range;
     int failed_errno;
+    bool running;               /* the worker runs ops[done] */
     /* the report */
     int64_t first_ns;           /* first job queued */
     int64_t mapped_ns;          /* until the queue was first empty, or 0 */
+    uint64_t peer_ops;          /* peer maps and unmaps queued */
     uint64_t gate_waits;
     int64_t gate_wait_ns;
     char *gate_device;          /* the last wait's */
@@ -110,6 +116,14 @@ static __thread bool vfio_direct_dma_in_worker;
 static MemoryRegion *op_mr(const VFIODirectDmaOp *op)
 {
     return (MemoryRegion *)(uintptr_t)op->r.block;
+}
+
+/* Drop the reference a queued op holds (a peer unmap holds none) */
+static void op_unref(const VFIODirectDmaOp *op)
+{
+    if (op_mr(op)) {
+        memory_region_unref(op_mr(op));
+    }
 }
 
 static void *vfio_direct_dma_worker(void *opaque)
@@ -131,6 +145,7 @@ static void *vfio_direct_dma_worker(void *opaque)
             break;
         }
         op = g_array_index(q->ops, VFIODirectDmaOp, q->done);
+        q->running = true;
         qemu_mutex_unlock(&q->lock);
 
         if (op.map) {
@@ -145,7 +160,14 @@ static void *vfio_direct_dma_worker(void *opaque)
                                        ret);
 
         qemu_mutex_lock(&q->lock);
-        if (ret && op.map) {
+        q->running = false;
+        if (ret && op.map && op.peer) {
+            /* as upstream's listener: a peer BAR's mapping is not fatal */
+            warn_report("%s: mapping [0x%" PRIx64 ", 0x%" PRIx64 ") of a "
+                        "peer device's BAR failed: %s; peer-to-peer DMA to "
+                        "it will fault", vfio_direct_dma_who(bcontainer),
+                        op.r.iova, op.r.iova + op.r.size, strerror(-ret));
+        } else if (ret && op.map) {
             size_t i;
 
             /* Leave nothing of this job mapped: ops[0, done) are its */
@@ -204,7 +226,7 @@ static void vfio_direct_dma_queue_reap(VFIODirectDmaQueue *q)
     q->reap = g_array_new(false, false, sizeof(VFIODirectDmaOp));
     qemu_mutex_unlock(&q->lock);
     for (i = 0; i < reap->len; i++) {
-        memory_region_unref(op_mr(&g_array_index(reap, VFIODirectDmaOp, i)));
+        op_unref(&g_array_index(reap, VFIODirectDmaOp, i));
     }
 }
 
@@ -251,7 +273,14 @@ static void vfio_direct_dma_queue_settle(VFIODirectDmaQueue *q)
         }
     }
     for (i = 0; i < ops->len; i++) {
-        memory_region_unref(op_mr(&g_array_index(ops, VFIODirectDmaOp, i)));
+        VFIODirectDmaOp *op = &g_array_index(ops, VFIODirectDmaOp, i);
+
+        /* the listener counts a dropped peer unmap as done: do it */
+        if (op->peer && !op->map && op->job > q->failed_job) {
+            vfio_container_dma_unmap(bcontainer, op->r.iova, op->r.size,
+                                     NULL);
+        }
+        op_unref(op);
     }
     d->dirty = true;
     d->stats.rollbacks++;
@@ -508,25 +537,115 @@ uint64_t vfio_direct_dma_queue_pending_bytes(VFIOContainerBase *bcontainer)
     return bytes;
 }
 
-void vfio_direct_dma_order(VFIOContainerBase *bcontainer, uint64_t iova,
-                           uint64_t size)
+/*
+ * Another caller's MAP_DMA or UNMAP_DMA of [@iova, @iova + @size) while
+ * @q is busy: true when it must wait for queued ops first (it touches
+ * their range), false when it may be queued behind them.
+ */
+static bool vfio_direct_dma_queue_touches(VFIODirectDmaQueue *q,
+                                          uint64_t iova, uint64_t size)
+{
+    return vfio_direct_dma_queue_overlaps((VFIODirectDmaOp *)q->ops->data,
+                                          q->ops->len, iova,
+                                          int128_make64(size));
+}
+
+/* Queue a peer op as a job of its own (q->lock held) */
+static void vfio_direct_dma_queue_peer(VFIODirectDmaQueue *q,
+                                       VFIODirectDmaOp *op)
+{
+    op->job = ++q->jobs;
+    op->peer = true;
+    q->peer_ops++;
+    trace_vfio_direct_dma_queue_peer(op->job, op->map, op->r.iova,
+                                     op->r.size);
+    g_array_append_val(q->ops, *op);
+    qemu_cond_signal(&q->work);
+}
+
+/* Is @q busy with ops another caller must not overtake? (q->lock held) */
+static bool vfio_direct_dma_queue_ahead(VFIODirectDmaQueue *q)
+{
+    return q->ops->len && !q->failed;
+}
+
+bool vfio_direct_dma_defer_map(VFIOContainerBase *bcontainer, uint64_t iova,
+                               uint64_t size, void *vaddr, bool readonly)
 {
     VFIODirectDma *d = bcontainer->direct_dma;
     VFIODirectDmaQueue *q = d ? d->queue : NULL;
-    bool overlaps;
+    VFIODirectDmaOp op = {
+        .r = { .iova = iova, .size = size, .hva = (uintptr_t)vaddr,
+               .readonly = readonly },
+        .map = true,
+    };
+    MemoryRegion *mr;
+    ram_addr_t offset;
+    bool touches;
 
     if (!q || vfio_direct_dma_in_worker) {
-        return;
+        return false;
     }
+    /* only a peer BAR's mapping: a RAM one's caller needs its result */
+    mr = memory_region_from_host(vaddr, &offset);
     qemu_mutex_lock(&q->lock);
-    overlaps = vfio_direct_dma_queue_overlaps((VFIODirectDmaOp *)q->ops->data,
-                                              q->ops->len, iova,
-                                              int128_make64(size));
+    touches = vfio_direct_dma_queue_touches(q, iova, size);
+    if (!touches && mr && memory_region_is_ram_device(mr) &&
+        vfio_direct_dma_queue_ahead(q)) {
+        memory_region_ref(mr);  /* its mmap stays until the worker is done */
+        op.r.block = (uintptr_t)mr;
+        vfio_direct_dma_queue_peer(q, &op);
+        qemu_mutex_unlock(&q->lock);
+        return true;
+    }
     qemu_mutex_unlock(&q->lock);
-    if (overlaps) {
+    if (touches) {
         /* the worker needs no BQL: waiting with it held is safe */
         vfio_direct_dma_queue_drain(bcontainer, "overlap");
     }
+    return false;
+}
+
+bool vfio_direct_dma_defer_unmap(VFIOContainerBase *bcontainer,
+                                 uint64_t iova, uint64_t size, bool viommu)
+{
+    VFIODirectDma *d = bcontainer->direct_dma;
+    VFIODirectDmaQueue *q = d ? d->queue : NULL;
+    VFIODirectDmaOp op = { .r = { .iova = iova, .size = size } };
+    MemoryRegion *cancelled = NULL;
+    ssize_t i;
+    bool deferred = false;
+
+    if (!q || vfio_direct_dma_in_worker) {
+        return false;
+    }
+    qemu_mutex_lock(&q->lock);
+    if (vfio_direct_dma_queue_ahead(q) && !viommu) {
+        i = vfio_direct_dma_queue_peer_map((VFIODirectDmaOp *)q->ops->data,
+                                           q->ops->len,
+                                           q->done + q->running, iova, size);
+        if (i >= 0) {
+            VFIODirectDmaOp *m = &g_array_index(q->ops, VFIODirectDmaOp, i);
+
+            cancelled = op_mr(m);
+            trace_vfio_direct_dma_queue_cancel(m->job, iova, size);
+            g_array_remove_index(q->ops, i);
+            deferred = true;
+        } else if (!vfio_direct_dma_queue_touches(q, iova, size)) {
+            vfio_direct_dma_queue_peer(q, &op);
+            deferred = true;
+        }
+    }
+    if (!deferred && vfio_direct_dma_queue_touches(q, iova, size)) {
+        qemu_mutex_unlock(&q->lock);
+        vfio_direct_dma_queue_drain(bcontainer, "overlap");
+        return false;
+    }
+    qemu_mutex_unlock(&q->lock);
+    if (cancelled) {
+        memory_region_unref(cancelled);
+    }
+    return deferred;
 }
 
 bool vfio_direct_dma_gate(VFIOContainerBase *bcontainer, const char *who,
@@ -633,6 +752,7 @@ VfioDmaQueueInfo *vfio_direct_dma_queue_query(VFIODirectDma *d)
         info->has_mapped_ns = true;
         info->mapped_ns = q->mapped_ns;
     }
+    info->peer_ops = q->peer_ops;
     info->gate_waits = q->gate_waits;
     info->gate_wait_ns = q->gate_wait_ns;
     if (q->gate_device) {

@@ -48,17 +48,23 @@ bool vfio_direct_dma_memory_pre_plug(DeviceState *dev, MemoryRegion *mr,
                                      Error **errp);
 
 /*
- * The gate of x-dma-async (hw/vfio/direct/dma-queue.c has the rule):
- * vfio_direct_dma_order() before every MAP_DMA/UNMAP_DMA of a container
- * waits while a queued op touches the range; vfio_direct_dma_gate()
- * waits until @bcontainer's queue is empty (false: a queued map failed
- * and the VM stops); vfio_direct_dma_gate_config() at a config write of
- * @vdev that sets Bus Master Enable (the bit is cleared from *@val when
- * the gate fails; false: the device went away meanwhile, drop the
- * write).
+ * The gate of x-dma-async (hw/vfio/direct/dma-queue.c has the rule).
+ * vfio_direct_dma_defer_map() and vfio_direct_dma_defer_unmap() come
+ * before every MAP_DMA/UNMAP_DMA of a container: they wait while a
+ * queued op touches the range, and queue a peer BAR's map or unmap
+ * behind the work otherwise; true: it was queued (or cancelled its
+ * queued map), the caller leaves the kernel alone and reports success.
+ * @viommu: an unmap with an IOTLB entry, never queued.
+ * vfio_direct_dma_gate() waits until @bcontainer's queue is empty
+ * (false: a queued map failed and the VM stops);
+ * vfio_direct_dma_gate_config() at a config write of @vdev that sets Bus
+ * Master Enable (the bit is cleared from *@val when the gate fails;
+ * false: the device went away meanwhile, drop the write).
  */
-void vfio_direct_dma_order(VFIOContainerBase *bcontainer, uint64_t iova,
-                           uint64_t size);
+bool vfio_direct_dma_defer_map(VFIOContainerBase *bcontainer, uint64_t iova,
+                               uint64_t size, void *vaddr, bool readonly);
+bool vfio_direct_dma_defer_unmap(VFIOContainerBase *bcontainer,
+                                 uint64_t iova, uint64_t size, bool viommu);
 bool vfio_direct_dma_gate(VFIOContainerBase *bcontainer, const char *who,
                           const char *event);
 bool vfio_direct_dma_gate_config(VFIOPCIDevice *vdev, uint32_t addr,
