@@ -322,22 +322,22 @@ static void test_container_settings(const void *opaque)
         g_test_trap_subprocess(NULL, 0, 0);
         g_test_trap_assert_passed();
         g_test_trap_assert_stderr(first_plans ?
-            "*vfio *: x-dma-plan=off,x-dma-prefault-threads=0 do not apply: "
+            "*vfio *: x-dma-plan=off,x-dma-prefault-threads=1 do not apply: "
             "its IOMMU container was set up by * with x-dma-plan=on,"
             "x-dma-prefault-threads=*; give every device of a container the "
             "same values*" :
             "*vfio *: x-dma-plan=on,x-dma-prefault-threads=* do not apply: "
             "its IOMMU container was set up by * with x-dma-plan=off,"
-            "x-dma-prefault-threads=0; give every device*");
+            "x-dma-prefault-threads=1; give every device*");
         return;
     }
     qts = qtest_initf("-M q35 -m 64M -nodefaults "
                       "-device vfio-pci,host=%s,id=sd,x-dma-plan=%s%s "
                       "-device vfio-pci,host=%s,id=nic,x-dma-plan=%s%s",
                       vfio_qtest_host("sdhci"), first_plans ? "on" : "off",
-                      first_plans ? "" : ",x-dma-prefault-threads=0",
+                      first_plans ? "" : ",x-dma-prefault-threads=1",
                       vfio_qtest_host("e1000e"), first_plans ? "off" : "on",
-                      first_plans ? ",x-dma-prefault-threads=0" : "");
+                      first_plans ? ",x-dma-prefault-threads=1" : "");
     sd = query_dma(qts, "sd");
     nic = query_dma(qts, "nic");
     g_assert_cmpint(qdict_get_bool(sd, "planner"), ==, first_plans);

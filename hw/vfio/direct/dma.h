@@ -17,8 +17,8 @@
 #include "hw/vfio/vfio-direct-dma.h"
 #include "dma-plan.h"
 
-/* x-dma-prefault-threads' default (bounded by the host's CPUs) */
-#define VFIO_DIRECT_DMA_THREADS 8     /* as in VFIO_DIRECT_PROPERTIES */
+/* x-dma-prefault-threads' default: off (see docs/devel/vfio-direct.rst) */
+#define VFIO_DIRECT_DMA_THREADS 0     /* as in VFIO_DIRECT_PROPERTIES */
 /* Smaller mappings are not prefaulted: a thread costs more */
 #define VFIO_DIRECT_PREFAULT_MIN (32 * MiB)
 

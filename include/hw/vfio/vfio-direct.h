@@ -65,7 +65,7 @@ typedef struct VFIODirect {
                      _field.msix.hide_mappable, false),                 \
     DEFINE_PROP_BOOL("x-dma-plan", _state, _field.dma_plan, true),      \
     DEFINE_PROP_UINT32("x-dma-prefault-threads", _state,                \
-                       _field.dma_prefault_threads, 8),                  \
+                       _field.dma_prefault_threads, 0),                  \
     DEFINE_PROP_BOOL("x-dma-async", _state, _field.dma_async, false)
 
 /* dma.c */
