@@ -25,8 +25,8 @@
  * our query: the L1 kernel's locked memory for QEMU (VmLck) grows by the
  * guest RAM while the device is plugged and is back to its value before
  * the plug after every unplug; QEMU's /dev/vfio descriptors are back to
- * their count; the flat view ("info mtree -f", asked only while the
- * device is gone) holds no section of it; the device's registers read
+ * their count; the flat view ("info mtree -f") maps its page directly
+ * while it is plugged and holds no section of it once it is gone; the device's registers read
  * what the L1's sysfs resource reads, and e1000e's do all along.  Our
  * x-query-vfio DMA counters must agree: the e1000e container's mappings
  * (it maps the plugged BAR for peer-to-peer) return to their count.
@@ -312,6 +312,9 @@ static void plug(QTestState *qts, QPCIBus *pcibus, const Machine *m,
                     vfio_qtest_cpu_address(WINDOW));
     g_assert_cmpstr(vfio_qtest_range_at(bar, 0), ==, "direct");
     qobject_unref(bar);
+    /* The flat view, read while mapped, must not keep it (hook 0024) */
+    g_assert_true(vfio_qtest_page_is_direct(qts,
+                                            vfio_qtest_cpu_address(WINDOW)));
 
     expected = vfio_qtest_sysfs_bar_read(vfio_qtest_host("sdhci"), 0,
                                          SDHCI_CAPS, 4);

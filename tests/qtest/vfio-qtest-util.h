@@ -108,10 +108,10 @@ uint32_t vfio_qtest_sysfs_bar_read(const char *bdf, int bar, uint64_t offset,
  * address @addr something KVM maps into the guest?  Judged from the
  * flat view of the memory address space ("info mtree -f") by KVM's
  * page rule: one ram or ram-device section covers the whole page, at
- * an offset in its region that keeps the page aligned.  QEMU 10.0's
- * "info mtree -f" leaks a reference to every flat view that several
- * address spaces share, so a device it has seen is never finalized:
- * do not use it where a test unplugs a device.
+ * an offset in its region that keeps the page aligned.  (QEMU 10.0's
+ * "info mtree -f" leaked a reference to every flat view that several
+ * address spaces share, so a device it had seen was never finalized;
+ * hook 0024 fixes that, and the base build still has it.)
  */
 bool vfio_qtest_page_is_direct(QTestState *qts, uint64_t addr);
 
@@ -132,7 +132,7 @@ typedef struct VFIOQtestSection {
 
 /*
  * Every section of the flat view of the memory address space ("info
- * mtree -f", so the reference leak above applies), in address order;
+ * mtree -f"), in address order;
  * free with vfio_qtest_flat_view_free().
  */
 GArray *vfio_qtest_flat_view(QTestState *qts);
