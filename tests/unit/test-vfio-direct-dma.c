@@ -743,6 +743,101 @@ static void test_queue_peer(void)
                     2 * GiB);
 }
 
+/*
+ * Random queues: jobs that each unmap some of what the jobs before them
+ * left mapped, then map free slots (a slot just unmapped included, as
+ * the PAM split does), one job failing at a random one of its maps.
+ * The type1 model runs what the worker runs: the jobs before the failed
+ * one, the failed job's unmaps and its maps up to the failure, those
+ * rolled back, nothing after.  The planner's view ran every op; revert
+ * (given the jobs before the failed one too, which it must skip) brings
+ * it back to exactly the model's mappings.
+ */
+static void test_queue_revert_random(void)
+{
+    enum { SLOTS = 48 };
+    GRand *rand = g_rand_new_with_seed(20261207);
+
+    for (int round = 0; round < 300; round++) {
+        g_autoptr(GArray) ops = g_array_new(false, false,
+                                            sizeof(VFIODirectDmaOp));
+        g_autoptr(GArray) undo = g_array_new(false, false,
+                                             sizeof(VFIODirectDmaOp));
+        bool view[SLOTS] = { false };
+        unsigned jobs = g_rand_int_range(rand, 1, 6);
+        uint64_t failed = g_rand_int_range(rand, 1, jobs + 1);
+        unsigned n = 0;
+        Type1 t;
+        guint i;
+
+        type1_init(&t, 65535);
+        for (uint64_t job = 1; job <= jobs; job++) {
+            int maps[SLOTS], nmaps = 0, fail_at;
+            bool ran = job <= failed;
+
+            for (int k = 0; k < SLOTS; k++) {
+                if (view[k] && !g_rand_int_range(rand, 0, 3)) {
+                    VFIODirectDmaOp o = op(job, false, GiB + k * 2 * MiB,
+                                           2 * MiB);
+
+                    g_array_append_val(ops, o);
+                    view[k] = false;
+                    if (ran) {
+                        type1_unmap(&t, o.r.iova, o.r.size);
+                    }
+                }
+            }
+            for (int k = 0; k < SLOTS; k++) {
+                if (!view[k] && !g_rand_int_range(rand, 0, 4)) {
+                    maps[nmaps++] = k;
+                }
+            }
+            if (!nmaps) {
+                for (int k = 0; k < SLOTS && !nmaps; k++) {
+                    if (!view[k]) {
+                        maps[nmaps++] = k;
+                    }
+                }
+            }
+            fail_at = job == failed ? g_rand_int_range(rand, 0, nmaps) : -1;
+            for (int m = 0; m < nmaps; m++) {
+                VFIODirectDmaOp o = op(job, true, GiB + maps[m] * 2 * MiB,
+                                       2 * MiB);
+
+                g_array_append_val(ops, o);
+                view[maps[m]] = true;
+                if (job < failed || (job == failed && m < fail_at)) {
+                    type1_map(&t, &o.r);
+                }
+            }
+            if (job == failed) {
+                /* the worker's rollback of what this job mapped */
+                for (int m = fail_at; m-- > 0;) {
+                    type1_unmap(&t, GiB + maps[m] * 2 * MiB, 2 * MiB);
+                }
+            }
+        }
+
+        vfio_direct_dma_queue_revert((VFIODirectDmaOp *)ops->data, ops->len,
+                                     failed, undo);
+        for (i = 0; i < undo->len; i++) {
+            VFIODirectDmaOp *u = &g_array_index(undo, VFIODirectDmaOp, i);
+            int k = (u->r.iova - GiB) / (2 * MiB);
+
+            g_assert_cmpuint(u->job, >=, failed);
+            g_assert(view[k] != u->map);
+            view[k] = u->map;
+        }
+        for (int k = 0; k < SLOTS; k++) {
+            n += view[k];
+            g_assert(view[k] == is_mapped(&t, GiB + k * 2 * MiB, 2 * MiB));
+        }
+        g_assert_cmpuint(n, ==, t.maps->len);
+        type1_free(&t);
+    }
+    g_rand_free(rand);
+}
+
 /* mincore() that checks the chunk bound and counts its calls */
 static unsigned mincore_calls;
 static size_t mincore_pagesize;
@@ -808,6 +903,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-direct/dma/queue/counts", test_queue_counts);
     g_test_add_func("/vfio-direct/dma/queue/revert", test_queue_revert);
     g_test_add_func("/vfio-direct/dma/queue/peer", test_queue_peer);
+    g_test_add_func("/vfio-direct/dma/queue/revert-random",
+                    test_queue_revert_random);
     g_test_add_func("/vfio-direct/dma/prefault-resident",
                     test_prefault_resident);
     return g_test_run();
