@@ -29,7 +29,8 @@
  *   plan was rolled back (see each test).
  * async/...: x-dma-async: the Bus Master gate (the kernel sees the
  *   config write after the last MAP_DMA), a reset while mapping, a
- *   MAP_DMA failing on the worker (see each test).
+ *   MAP_DMA failing on the worker, an unplug while mapping, the start of
+ *   dirty tracking while mapping (see each test).
  *
  * spapr/prereg-prefault (ppc64, the pseries L1 with its sPAPR TCE v2
  *   IOMMU): the machine's RAM is populated with threads before
@@ -67,6 +68,7 @@
 #define TRACEFS     "/sys/kernel/tracing"
 #define MAP_DMA     0x3b71
 #define UNMAP_DMA   0x3b72
+#define DIRTY_PAGES 0x3b75
 #define THP         "/sys/kernel/mm/transparent_hugepage/enabled"
 #define HUGEPAGES   "/proc/sys/vm/nr_hugepages"
 #define DMA_LIMIT   "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit"
@@ -82,6 +84,7 @@ typedef struct Ioctls {
     unsigned worker_maps;       /* from a thread other than the main one */
     double last_map_ret;        /* trace timestamp of the last MAP_DMA's end */
     double bme_write;           /* first config write setting Bus Master */
+    double dirty_pages;         /* first VFIO_IOMMU_DIRTY_PAGES call */
 } Ioctls;
 
 /* Append @text to @path in one write (what tracefs and sysfs want) */
@@ -252,6 +255,9 @@ static Ioctls ioctls_of(pid_t pid)
             c[0] = field(l, "cmd=");
             c[1] = field(l, "f16=");
             c[2] = field(l, "f24=");
+            if (c[0] == DIRTY_PAGES && !io.dirty_pages) {
+                io.dirty_pages = ts;
+            }
             g_hash_table_replace(open_calls, GINT_TO_POINTER(tid), c);
         } else if (strstr(l, " ret: ")) {
             uint64_t *c = g_hash_table_lookup(open_calls,
@@ -816,6 +822,29 @@ static bool queue_drained(QTestState *qts, const char *id, int secs)
 }
 
 /*
+ * QEMU with sdhci-pci as dev0 (x-dma-async=on) on machine @machine with
+ * @mem of RAM, @extra device options; checked to answer while its
+ * worker still has work queued.
+ */
+static QTestState *start_queued(const char *machine, const char *mem,
+                                const char *extra)
+{
+    QTestState *qts = qtest_initf("-M %s -m %s -nodefaults -device "
+                                  "vfio-pci,host=%s,id=dev0,x-dma-async=on%s",
+                                  machine, mem, vfio_qtest_host("sdhci"),
+                                  extra);
+    QDict *q = query_queue(qts, "dev0");
+    int64_t queued = qdict_get_int(q, "queued");
+
+    g_test_message("queued at ready: %" PRId64 " ops, 0x%" PRIx64 " bytes",
+                   queued, qdict_get_int(q, "queued-bytes"));
+    g_assert(qdict_get_bool(q, "async"));
+    g_assert_cmpint(queued, >, 0);
+    qobject_unref(q);
+    return qts;
+}
+
+/*
  * async/gate: x-dma-async=on with 512 MiB: QEMU answers while its
  * worker still maps RAM, and the test sets Bus Master Enable on the
  * device at once (port 0xcf8/0xcfc, as firmware does).  Judged by the
@@ -829,21 +858,11 @@ static void test_async_gate(void)
     QTestState *qts;
     QDict *q;
     Ioctls io;
-    int64_t queued;
 
     if (!vfio_qtest_require(names) || !probes_on()) {
         return;
     }
-    qts = qtest_initf("-M q35 -m 512M -nodefaults -device vfio-pci,host=%s,"
-                      "id=dev0,addr=04.0,x-dma-async=on",
-                      vfio_qtest_host("sdhci"));
-    q = query_queue(qts, "dev0");
-    queued = qdict_get_int(q, "queued");
-    g_test_message("queued at ready: %" PRId64 " ops, 0x%" PRIx64 " bytes",
-                   queued, qdict_get_int(q, "queued-bytes"));
-    g_assert(qdict_get_bool(q, "async"));
-    g_assert_cmpint(queued, >, 0);
-    qobject_unref(q);
+    qts = start_queued("q35", "512M", ",addr=04.0");
 
     /* PCI_COMMAND of 00:04.0: Bus Master Enable (BARs stay off) */
     qtest_outl(qts, 0xcf8, 0x80000000 | (4 << 11) | PCI_COMMAND);
@@ -1000,8 +1019,7 @@ static void test_async_reset(void)
     if (!vfio_qtest_require(names) || !probes_on()) {
         return;
     }
-    qts = qtest_initf("-M q35 -m 512M -nodefaults -device vfio-pci,host=%s,"
-                      "id=dev0,x-dma-async=on", vfio_qtest_host("sdhci"));
+    qts = start_queued("q35", "512M", "");
     qtest_qmp_assert_success(qts, "{ 'execute': 'system_reset' }");
     g_assert(queue_drained(qts, "dev0", 60));
     io = ioctls_of(qtest_pid(qts));
@@ -1062,6 +1080,106 @@ static void test_async_failure(void)
     g_assert_cmpint(count_lines(err, "stopping the VM"), ==, 1);
     g_assert_cmpint(count_lines(err, "ulimit -l"), ==, 1);
     g_assert_cmpint(count_lines(err, "(dev0)"), ==, 1);
+}
+
+/*
+ * async/unplug: device_del of the only vfio device (i440fx, ACPI eject
+ * as a guest does it) while its worker still maps 1 GiB.  No crash: the
+ * device goes (DEVICE_DELETED, gone from x-query-vfio), QEMU keeps
+ * answering, and the L1 kernel holds nothing of the container: no
+ * /dev/vfio descriptor left, VmLck back to its baseline (0: nothing
+ * else locks), every byte mapped unmapped again (kprobes), no MAP_DMA
+ * failed.
+ */
+static void test_async_unplug(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    QTestState *qts;
+    QDict *rsp;
+    Ioctls io;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    qts = start_queued("pc", "1G", ",addr=04.0");
+    qtest_qmp_device_del_send(qts, "dev0");
+    /* PIIX ACPI PCI hot-plug: eject slot 4 */
+    qtest_outl(qts, 0xae00 + 0x08, 1 << 4);
+    qtest_qmp_eventwait(qts, "DEVICE_DELETED");
+
+    rsp = qtest_qmp(qts, "{ 'execute': 'x-query-vfio' }");
+    g_assert(qlist_empty(qdict_get_qlist(rsp, "return")));
+    qobject_unref(rsp);
+    g_assert(wait_status(qts, "running", 1));
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpint(vfio_qtest_vfio_fds(qtest_pid(qts)), ==, 0);
+    g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==, 0);
+    g_assert_cmpuint(io.map_failures, ==, 0);
+    g_assert_cmpuint(io.maps, >, 0);
+    g_assert_cmphex(io.unmap_bytes, ==, io.map_bytes);
+    qtest_quit(qts);
+    probes_off();
+}
+
+/*
+ * async/dirty-tracking: migration cannot start here (a vfio device
+ * without migration support blocks `migrate`: recorded, and no gate is
+ * involved), but QMP calc-dirty-rate in dirty-bitmap mode starts global
+ * dirty logging, which reaches vfio's log_global_start.  Issued while
+ * the worker maps 1 GiB, it waits for the queue (gate
+ * "dirty-tracking"), and the L1 kernel sees VFIO_IOMMU_DIRTY_PAGES
+ * (start) only after the last MAP_DMA returned.
+ */
+static void test_async_dirty_tracking(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    QTestState *qts;
+    QDict *q, *rsp;
+    Ioctls io;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    qts = start_queued("q35", "1G", "");
+    rsp = qtest_qmp(qts, "{ 'execute': 'migrate', 'arguments': {"
+                    " 'uri': 'exec:cat >/dev/null' } }");
+    g_assert(qdict_haskey(rsp, "error"));
+    g_test_message("migrate while queued: %s",
+                   qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+    qobject_unref(rsp);
+    q = query_queue(qts, "dev0");
+    g_assert_cmpint(qdict_get_int(q, "gate-waits"), ==, 0);
+    qobject_unref(q);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'calc-dirty-rate',"
+                             " 'arguments': { 'calc-time': 1,"
+                             " 'mode': 'dirty-bitmap' } }");
+    for (int i = 0; i < 600; i++) {
+        bool done;
+
+        rsp = qtest_qmp(qts, "{ 'execute': 'query-dirty-rate' }");
+        done = !strcmp(qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                     "status"), "measured");
+        qobject_unref(rsp);
+        if (done) {
+            break;
+        }
+        g_usleep(100 * 1000);
+    }
+    q = query_queue(qts, "dev0");
+    g_assert_cmpint(qdict_get_int(q, "queued"), ==, 0);
+    g_assert_cmpint(qdict_get_int(q, "gate-waits"), ==, 1);
+    g_assert_cmpstr(qdict_get_str(q, "gate-event"), ==, "dirty-tracking");
+    g_test_message("the gate waited %" PRId64 " ms",
+                   qdict_get_int(q, "gate-wait-ns") / 1000000);
+    qobject_unref(q);
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpuint(io.map_failures, ==, 0);
+    g_assert_cmpuint(io.worker_maps, >, 0);
+    g_assert_cmpfloat(io.dirty_pages, >, 0);
+    g_assert_cmpfloat(io.last_map_ret, <, io.dirty_pages);
+    qtest_quit(qts);
+    probes_off();
 }
 
 /* A driver for virtio-mem on the qtest side */
@@ -1326,5 +1444,8 @@ int main(int argc, char **argv)
     qtest_add_func("/vfio/dma/async/reset", test_async_reset);
     qtest_add_func("/vfio/dma/async/peer-bar", test_async_peer_bar);
     qtest_add_func("/vfio/dma/async/failure", test_async_failure);
+    qtest_add_func("/vfio/dma/async/unplug", test_async_unplug);
+    qtest_add_func("/vfio/dma/async/dirty-tracking",
+                   test_async_dirty_tracking);
     return g_test_run();
 }
