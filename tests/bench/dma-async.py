@@ -26,7 +26,10 @@ same clock as the start time taken here):
 
 Prints every run, then per size, backing and build the median and the
 min-max of first and bound, and the ratios of the medians to the last
-build named (the base).
+build named (the base).  Then dma-hotadd.py runs once with the same
+builds: what each does when a pc-dimm is hot-added beyond the
+locked-memory limit (ours refuses device_add; the base's behaviour is
+recorded beside it).
 
 Copyright (c) 2026 The vfio-direct authors
 SPDX-License-Identifier: GPL-2.0-or-later
@@ -275,6 +278,10 @@ def main():
                     base, fmt(first / bf if first and bf else None),
                     fmt(bound / bb if bound and bb else None))
             print(line, flush=True)
+        subprocess.run([sys.executable,
+                        os.path.join(os.path.dirname(
+                            os.path.abspath(__file__)), "dma-hotadd.py")]
+                       + a.builds)
     finally:
         hostfs.write(THP, thp_was)
         trace_off()
