@@ -17,6 +17,12 @@
 # stays up for hot-unplug and replug (on pseries l2-drc, from mkl2.sh,
 # does the guest's part of it); l2.loads=N (default 1000) sets the
 # loads per register loop.
+# l2.mode=dma (tests/testbed/l2-dma.py) moves data through the nvme
+# namespace right after probe: l2-dma writes l2.blocks=N (default 128)
+# blocks of 64 KiB from buffers spread over RAM with O_DIRECT, reads them
+# back into others and compares ("L2-DMA OK|FAIL ..."); the kernel's
+# lines about nvme, I/O errors and timeouts follow as "L2-KLOG ...",
+# then L2-DONE.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -81,6 +87,26 @@ devs | while read -r n bdf drv; do
     echo "L2-DEV $n $bdf ${bound:-none}"
 done
 echo "L2-PROBED $(up)"
+
+if [ "$mode" = dma ]; then
+    # the namespace appears once the controller's reset work is done
+    # (the controller goes away when that fails)
+    i=0
+    while [ ! -b /dev/nvme0n1 ] && [ -e /sys/class/nvme/nvme0 ] &&
+        [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "L2-NVME $(up) $(cat /sys/class/nvme/nvme0/state 2>/dev/null || echo none)"
+    if [ -b /dev/nvme0n1 ]; then
+        l2-dma /dev/nvme0n1 "$(arg blocks 128)"
+    else
+        echo "L2-DMA FAIL no /dev/nvme0n1"
+    fi
+    dmesg | grep -iE 'nvme|I/O error|timeout|DMAR|fault' | sed 's/^/L2-KLOG /'
+    echo "L2-DONE $(up)"
+    while :; do sleep 5; done
+fi
 
 if [ "$mode" = idle ]; then
     # pseries: l2-drc answers PCI hot-plug requests (L2-DRC lines)

@@ -7,7 +7,8 @@
 # default amd64) with an initramfs built by mkinitramfs.sh: busybox, the
 # drivers of the devices passed through (e1000e, nvme, sdhci-pci; on
 # amd64 i6300esb and pvpanic-pci, on ppc64el-64k xhci-pci and rpadlpar_io
-# for PCI hot plug), l2-touch (tests/guest), l2-drc on ppc64el-64k
+# for PCI hot plug), l2-touch (tests/guest), l2-dma on amd64 (tests/guest:
+# the data check of l2.mode=dma), l2-drc on ppc64el-64k
 # (tests/guest: the guest's side of the sPAPR hot-plug connector) and
 # l2-init.sh as /init.  Writes OUTDIR/vmlinuz (amd64) or OUTDIR/vmlinux
 # (ppc64el-64k) and OUTDIR/initrd.cpio.gz (OUTDIR inside the repository,
@@ -27,7 +28,7 @@ out=$(cd "$1" && pwd)
 
 case $arch in
 amd64)
-    image=vmlinuz cc=gcc bins=(l2-touch)
+    image=vmlinuz cc=gcc bins=(l2-touch l2-dma)
     modules="e1000e nvme sdhci-pci i6300esb pvpanic-pci"
     ;;
 ppc64el-64k)
@@ -38,7 +39,7 @@ ppc64el-64k)
 esac
 kdir=$("$testbed/fetch-kernel.sh" "$arch")
 kimage=$(ls "$kdir"/boot/vmlinu[xz]-*)
-key=$(cat "$here/l2-init.sh" "$guest/l2-touch.c" "$guest/l2-drc.c" \
+key=$(cat "$here/l2-init.sh" "$guest/l2-touch.c" "$guest/l2-drc.c" "$guest/l2-dma.c" \
           "$testbed/mkinitramfs.sh" | sha256sum | cut -c1-16)-$arch-$(basename "$kimage")
 if [ "$(cat "$out/l2.key" 2>/dev/null)" = "$key" ] &&
    [ -s "$out/initrd.cpio.gz" ] && [ -s "$out/$image" ]; then

@@ -44,6 +44,10 @@
 #
 # VFIO_DIRECT_L1_MEM sets the L1's RAM (default 2G): a 2 GiB guest with an
 # assigned device pins all of its RAM inside the L1.
+# VFIO_DIRECT_L1_NVME_DISK=SIZE backs the nvme device with a sparse raw
+# file of SIZE (e.g. 64M) in the run's temp folder, so that what a guest
+# writes reads back (tests/testbed/l2-dma.py); default: null-co, which
+# drops writes.
 # VFIO_DIRECT_L1_ACCEL sets the L0's -accel (default: tcg; see
 # flake-rate.sh for what the choice costs and saves).
 #
@@ -186,10 +190,15 @@ for s in ${extra_shares[@]+"${extra_shares[@]}"}; do
     shares+=("$tag $dir $mode")
 done
 
+nvme_drive=file=null-co://
+if [ -n "${VFIO_DIRECT_L1_NVME_DISK:-}" ]; then
+    truncate -s "$VFIO_DIRECT_L1_NVME_DISK" "$tmp/nvme.img"
+    nvme_drive=file=$tmp/nvme.img,cache=unsafe
+fi
 # shellcheck disable=SC2054  # commas separate QEMU suboptions
 qargs=(-accel "${VFIO_DIRECT_L1_ACCEL:-tcg}" -smp 2 -m "${VFIO_DIRECT_L1_MEM:-2G}" -vga none -net none -no-reboot
        -kernel "$kernel" -initrd "$tmp/initrd.cpio.gz"
-       -drive "file=null-co://,if=none,id=nvme0,format=raw")
+       -drive "$nvme_drive,if=none,id=nvme0,format=raw")
 case $arch in
 amd64)
     # shellcheck disable=SC2054
