@@ -8,6 +8,8 @@
 #                    test bed
 #   make check-libvirt  libvirt driving our binaries in the x86 and the
 #                    pseries test bed (LIBVIRT=x86|pseries: one of them)
+#   make check-l2-dma  a Linux L2 moving data through nvme right after the
+#                    x-dma-async gate opened (not in make check: budget)
 #   make base-build  the same base without our overlay (for benchmarks)
 #   make cross-ppc64le  qemu-system-ppc64 and the qtests for ppc64le hosts
 #                    (the pseries test bed runs them), in build-ppc64le/
@@ -74,7 +76,7 @@ BASE_HASH := $(call config_hash,base/build-fixes/*.patch)
 BASE_STAMP := $(BASE_BUILD)/configured-$(BASE_HASH)
 
 .PHONY: all deps demo check check-unit check-qtest check-system check-libvirt \
-        check-libvirt-x86 \
+        check-libvirt-x86 check-l2-dma \
         base-build bench clean cross-ppc64le cross-ppc64le-base install \
         bundle-ppc64le check-bundle docs check-docs
 
@@ -134,6 +136,10 @@ check-libvirt: all $(if $(filter x86,$(LIBVIRT)),,cross-ppc64le)
 
 check-libvirt-x86: all
 	tests/libvirt/run.sh --platform x86 --build $(BUILD)
+
+# x-dma-async's gate judged by a Linux L2's data (about 6 min)
+check-l2-dma: all
+	tests/testbed/check-l2-dma.sh --build $(BUILD)
 
 # Configures only when the source tree or the sysroot changed (stamp in
 # $(CROSS_BUILD)); compiles with the same ccache as the host build.
