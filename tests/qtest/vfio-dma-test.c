@@ -845,6 +845,62 @@ static QTestState *start_queued(const char *machine, const char *mem,
 }
 
 /*
+ * async/hotplug-fits: the same DIMM hot-add while the worker is in the
+ * middle of pinning 512 MiB, under a limit that RAM and DIMM fit: the
+ * pages pinned so far are in VmLck and the whole MAP_DMA in flight is
+ * still queued, so counting both refused a DIMM that fits.  It is
+ * plugged, and once the queue is done the kernel holds RAM and DIMM
+ * (VmLck against the ioctls) under the limit.
+ */
+static void test_async_hotplug_fits(void)
+{
+    const char *names[] = { "sdhci", NULL };
+    g_autofree char *args = NULL;
+    uint64_t locked = 0;
+    QTestState *qts;
+    QDict *rsp, *q;
+    QList *devs;
+    Ioctls io;
+
+    if (!vfio_qtest_require(names) || !probes_on()) {
+        return;
+    }
+    args = g_strdup_printf("-M pc -m 512M,slots=2,maxmem=2G -nodefaults "
+                           "-device vfio-pci,host=%s,id=dev0,x-dma-async=on",
+                           vfio_qtest_host("sdhci"));
+    qts = start_memlock(512 + 64 + 8, args);
+    /* until the worker's MAP_DMA of RAM has pinned part of it */
+    for (int i = 0; i < 600 && locked < 64 * MiB; i++) {
+        g_usleep(50 * 1000);
+        locked = vfio_qtest_vmlck(qtest_pid(qts));
+    }
+    q = query_queue(qts, "dev0");
+    g_test_message("VmLck %" PRIu64 " MiB with %" PRId64 " ops queued",
+                   locked / MiB, qdict_get_int(q, "queued"));
+    g_assert_cmpint(qdict_get_int(q, "queued"), >, 0);
+    qobject_unref(q);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments': {"
+                             " 'qom-type': 'memory-backend-ram', 'id': 'm0',"
+                             " 'size': %" PRIu64 " } }", 64 * MiB);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': {"
+                             " 'driver': 'pc-dimm', 'id': 'dimm0',"
+                             " 'memdev': 'm0' } }");
+    g_assert(queue_drained(qts, "dev0", 120));
+    rsp = qtest_qmp(qts, "{ 'execute': 'query-memory-devices' }");
+    devs = qdict_get_qlist(rsp, "return");
+    g_assert_false(qlist_empty(devs));
+    qobject_unref(rsp);
+    io = ioctls_of(qtest_pid(qts));
+    g_assert_cmpuint(io.map_failures, ==, 0);
+    g_assert_cmphex(io.map_bytes - io.unmap_bytes, >=, 575 * MiB);
+    g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==,
+                    io.map_bytes - io.unmap_bytes);
+    qtest_quit(qts);
+    probes_off();
+}
+
+/*
  * async/gate: x-dma-async=on with 512 MiB: QEMU answers while its
  * worker still maps RAM, and the test sets Bus Master Enable on the
  * device at once (port 0xcf8/0xcfc, as firmware does).  Judged by the
@@ -1443,6 +1499,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vfio/dma/async/gate", test_async_gate);
     qtest_add_func("/vfio/dma/async/reset", test_async_reset);
     qtest_add_func("/vfio/dma/async/peer-bar", test_async_peer_bar);
+    qtest_add_func("/vfio/dma/async/hotplug-fits", test_async_hotplug_fits);
     qtest_add_func("/vfio/dma/async/failure", test_async_failure);
     qtest_add_func("/vfio/dma/async/unplug", test_async_unplug);
     qtest_add_func("/vfio/dma/async/dirty-tracking",

@@ -57,7 +57,7 @@ char *vfio_direct_dma_who(VFIOContainerBase *bcontainer)
 }
 
 /* /proc/self/status field @name in kB, or -1 */
-static int64_t vfio_direct_dma_status(const char *name)
+int64_t vfio_direct_dma_status(const char *name)
 {
     g_autofree char *text = NULL;
     const char *p;
@@ -97,7 +97,8 @@ bool vfio_direct_dma_memlock_room(VFIOContainerBase *bcontainer,
         getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY) {
         return true;
     }
-    locked = vfio_direct_dma_status("VmLck:");
+    locked = vfio_direct_dma_queue_locked(bcontainer,
+                                          vfio_direct_dma_status("VmLck:"));
     if (locked < 0) {
         return true;
     }

@@ -101,6 +101,7 @@ struct VFIODirectDmaQueue {
     VFIODirectDmaRange failed_range;
     int failed_errno;
     bool running;               /* the worker runs ops[done] */
+    int64_t running_locked;     /* VmLck (kB) when that began, or -1 */
     /* the report */
     int64_t first_ns;           /* first job queued */
     int64_t mapped_ns;          /* until the queue was first empty, or 0 */
@@ -146,7 +147,15 @@ static void *vfio_direct_dma_worker(void *opaque)
         }
         op = g_array_index(q->ops, VFIODirectDmaOp, q->done);
         q->running = true;
+        q->running_locked = -1;
         qemu_mutex_unlock(&q->lock);
+        if (op.map) {
+            int64_t locked = vfio_direct_dma_status("VmLck:");
+
+            qemu_mutex_lock(&q->lock);
+            q->running_locked = locked;
+            qemu_mutex_unlock(&q->lock);
+        }
 
         if (op.map) {
             ret = vfio_container_dma_map(bcontainer, op.r.iova, op.r.size,
@@ -535,6 +544,23 @@ uint64_t vfio_direct_dma_queue_pending_bytes(VFIOContainerBase *bcontainer)
                                             q->ops->len, q->done);
     qemu_mutex_unlock(&q->lock);
     return bytes;
+}
+
+int64_t vfio_direct_dma_queue_locked(VFIOContainerBase *bcontainer,
+                                     int64_t locked)
+{
+    VFIODirectDma *d = bcontainer->direct_dma;
+    VFIODirectDmaQueue *q = d ? d->queue : NULL;
+
+    if (!q || locked < 0) {
+        return locked;
+    }
+    qemu_mutex_lock(&q->lock);
+    if (q->running && q->running_locked >= 0) {
+        locked = MIN(locked, q->running_locked);
+    }
+    qemu_mutex_unlock(&q->lock);
+    return locked;
 }
 
 /*

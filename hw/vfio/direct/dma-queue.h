@@ -30,8 +30,15 @@ void vfio_direct_dma_queue_add(VFIOContainerBase *bcontainer, uint64_t job,
                                const VFIODirectDmaRange *r, bool map);
 /* DMA_AVAIL once the queue is done, -1 when the kernel does not say */
 int64_t vfio_direct_dma_queue_avail(VFIOContainerBase *bcontainer);
-/* Bytes the queue has still to map (to pin) */
+/* Bytes the queue has still to map (to pin), the one in flight whole */
 uint64_t vfio_direct_dma_queue_pending_bytes(VFIOContainerBase *bcontainer);
+/*
+ * VmLck (kB, -1: unknown) to add those bytes to, from @locked read now:
+ * the part of the MAP_DMA in flight pinned so far is in both, so while
+ * one runs, VmLck as it was when it started.
+ */
+int64_t vfio_direct_dma_queue_locked(VFIOContainerBase *bcontainer,
+                                     int64_t locked);
 /* vfio-pci realize, once @vdev joined its container: hot-plug waits */
 void vfio_direct_dma_attached(VFIOPCIDevice *vdev);
 /* The container goes: stop the worker (its queue is empty by rule 4) */

@@ -57,6 +57,8 @@ int64_t vfio_direct_dma_avail(VFIOContainerBase *bcontainer);
 
 /* dma-guard.c: "vfio 0000:00:02.0 (dev0), ..." for messages */
 char *vfio_direct_dma_who(VFIOContainerBase *bcontainer);
+/* dma-guard.c: /proc/self/status field @name ("VmLck:") in kB, or -1 */
+int64_t vfio_direct_dma_status(const char *name);
 /* dma-guard.c: can @bytes more be pinned under RLIMIT_MEMLOCK? */
 bool vfio_direct_dma_memlock_room(VFIOContainerBase *bcontainer,
                                   uint64_t bytes, const char *what,
