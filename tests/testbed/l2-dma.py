@@ -16,9 +16,7 @@ them back into other buffers and compares (tests/guest/l2-dma.c).
   natural  the device as a user passes it (BARs mapped): whatever comes
            first, the end of mapping or the driver's Bus Master Enable;
            reported as "gate waited" or "mapped first".
-  held     the gate must be what holds the driver back: the BARs trapped
-           (x-no-mmap=on: no peer-to-peer MAP_DMA from the vCPU, which
-           would wait on type1's lock behind the worker), and the worker
+  held     the gate must be what holds the driver back: the worker
            thread ("vfio-dma") held back, at SCHED_IDLE on a CPU of its
            own with a busy loop beside it, until QEMU traces
            vfio_direct_dma_gate_wait (the L2's vCPU waits at the gate);
@@ -92,7 +90,7 @@ def release(held):
 
 
 def run(a, case, host):
-    props = "x-dma-async=on" + (",x-no-mmap=on" if case == "held" else "")
+    props = "x-dma-async=on"
     args = ["-M", "q35", "-accel", "kvm", "-cpu", "host", "-smp", "1",
             "-m", a.mem, "-nodefaults", "-display", "none",
             "-no-user-config", "-serial", "stdio",
