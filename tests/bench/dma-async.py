@@ -26,7 +26,8 @@ same clock as the start time taken here):
 
 Prints every run, then per size, backing and build the median and the
 min-max of first and bound, and the ratios of the medians to the last
-build named (the base).  Then dma-hotadd.py runs once with the same
+build named (the base), and for bound the median of the rounds' own
+ratios (paired: the runs of one round share the host's load).  Then dma-hotadd.py runs once with the same
 builds: what each does when a pc-dimm is hot-added beyond the
 locked-memory limit (ours refuses device_add; the base's behaviour is
 recorded beside it).
@@ -274,9 +275,14 @@ def main():
                                         if r.get("first") is not None] or [0])
                 bb = statistics.median([r["bound"] for r in b_rs
                                         if r.get("bound") is not None] or [0])
-                line += "; /%s: first %s, bound %s" % (
+                # the median of each round's ratio: the runs of a round
+                # are minutes apart, so they share the host's load
+                paired = [r["bound"] / b["bound"] for r, b in zip(rs, b_rs)
+                          if r.get("bound") and b.get("bound")]
+                line += "; /%s: first %s, bound %s (paired %s)" % (
                     base, fmt(first / bf if first and bf else None),
-                    fmt(bound / bb if bound and bb else None))
+                    fmt(bound / bb if bound and bb else None),
+                    fmt(statistics.median(paired) if paired else None))
             print(line, flush=True)
         subprocess.run([sys.executable,
                         os.path.join(os.path.dirname(
