@@ -9,6 +9,9 @@
  * noiommu-N of a no-IOMMU group).  The driver's name does not tell:
  * vfio-pci variant drivers and the parents of mediated devices (mtty,
  * mdpy, mbochs, GVT-g, ...) bind drivers of their own names.
+ * With iommufd= the node must be the cdev: a kernel without
+ * CONFIG_VFIO_DEVICE_CDEV (Debian's 6.12) still shows sysfs vfio-dev/vfioN,
+ * only without its "dev" file, and VFIO then fails to load that file.
  *
  * Copyright (c) 2026 The vfio-direct authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -18,6 +21,23 @@
 #include "qapi/error.h"
 #include "hw/vfio/pci.h"
 #include "trace.h"
+
+/* Does the device at sysfs path @sysfsdev have a VFIO cdev (vfioN/dev)? */
+static bool vfio_direct_host_has_cdev(const char *sysfsdev)
+{
+    g_autofree char *cdev_dir = g_build_filename(sysfsdev, "vfio-dev", NULL);
+    g_autoptr(GDir) dir = g_dir_open(cdev_dir, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *dev = g_build_filename(cdev_dir, name, "dev", NULL);
+
+        if (g_str_has_prefix(name, "vfio") && access(dev, F_OK) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* Does VFIO offer a node for the device at sysfs path @sysfsdev? */
 static bool vfio_direct_host_has_vfio_node(const char *sysfsdev)
@@ -76,6 +96,14 @@ bool vfio_direct_check_host(VFIOPCIDevice *vdev, Error **errp)
         error_setg(errp, "host device is bound to %s, not to vfio-pci; bind "
                    "it to vfio-pci (e.g. 'driverctl set-override %s "
                    "vfio-pci')", driver, vbasedev->name);
+        return false;
+    }
+    if (vbasedev->iommufd && !vfio_direct_host_has_cdev(vbasedev->sysfsdev)) {
+        error_setg(errp, "iommufd= needs the device's VFIO cdev "
+                   "(/dev/vfio/devices/vfioN) and the host kernel has none "
+                   "(CONFIG_VFIO_DEVICE_CDEV is off); drop iommufd= to use "
+                   "its IOMMU group, or boot a kernel with CONFIG_IOMMUFD "
+                   "and CONFIG_VFIO_DEVICE_CDEV");
         return false;
     }
     return true;
