@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-qtests.sh - run qtests inside a test-bed L1 and print one TAP line per case.
 #
-#   run-qtests.sh LABEL QEMU-BINARY QTEST-DIR TEST...
+#   run-qtests.sh [--iommufd] LABEL QEMU-BINARY QTEST-DIR TEST...
 #
 # Runs each QTEST-DIR/TEST with QTEST_QEMU_BINARY=QEMU-BINARY (an L1 runs it
 # in its chroot: check-system.sh passes it to run-in-l1.sh); TEST,ARG,...
@@ -13,12 +13,31 @@
 # none and "not ok - TEST[LABEL] exited with status N" when it failed,
 # followed by the last lines of its other output as "# | LINE".
 # Skips stay "ok ... # SKIP": the caller decides what they count as.
+# With --iommufd every QEMU the tests start also gets "-object
+# iommufd,id=iommufd0 -global vfio-pci.iommufd=iommufd0": each vfio-pci
+# device then opens its VFIO cdev (/dev/vfio/devices/vfioN, found from
+# host=) and maps through /dev/iommu instead of its group and a type1
+# container; the tests see VFIO_DIRECT_BACKEND=iommufd.  A wrapper named
+# like QEMU-BINARY (libqtest reads the target from the name) adds them
+# and execs the binary, so qtest_pid() stays QEMU's.
 # Always exits 0; the lines are the result.
 set -u
 
+wrap=
+if [ "${1-}" = --iommufd ]; then
+    wrap=$(mktemp -d "${TMPDIR:-/tmp}/run-qtests-iommufd.XXXXXX") || exit 1
+    shift
+fi
 [ $# -ge 4 ] || { sed -n '3,/^set -u/s/^# \{0,1\}//p' "$0" | sed '$d' >&2; exit 2; }
 label=$1 qemu=$2 dir=$3
 shift 3
+if [ -n "$wrap" ]; then
+    printf '#!/bin/sh\nexec "%s" -object iommufd,id=iommufd0 -global vfio-pci.iommufd=iommufd0 "$@"\n' \
+        "$qemu" >"$wrap/$(basename "$qemu")"
+    chmod +x "$wrap/$(basename "$qemu")"
+    qemu=$wrap/$(basename "$qemu")
+    export VFIO_DIRECT_BACKEND=iommufd
+fi
 tap=${TMPDIR:-/tmp}/run-qtests.$$
 for run in "$@"; do
     t=${run%%,*}
@@ -44,3 +63,4 @@ for run in "$@"; do
     fi
 done
 rm -f "$tap"
+[ -z "$wrap" ] || rm -rf "$wrap"
