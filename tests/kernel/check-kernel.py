@@ -7,8 +7,9 @@ OUT holds one directory per L1 run (ours-remap, ours-noremap,
 stock-noremap, testbed-stock, pseries-a, pseries-b, pseries-a-stock, and
 with an image k1-keepsize, k1-named-qboot, k1-all, k1-none,
 stock-resize), each with run-l1.sh's devices, rc and stdout
-(tests/kernel/l1-probe.sh: sections, vfio-kcheck JSON).  Runs that are
-absent are not judged.  Prints "ok - ..." / "not ok - ..." lines and
+(tests/kernel/l1-probe.sh: sections, vfio-kcheck JSON); with an image
+also iommufd.log and iommufd.rc (tests/kernel/l1-iommufd.sh in the image's
+L1: our QEMU on iommufd).  Runs that are absent are not judged.  Prints "ok - ..." / "not ok - ..." lines and
 "N passed, M failed"; exits non-zero when anything failed.
 
 The expectations are the series' claims, against independent oracles:
@@ -351,6 +352,110 @@ def check_pseries(c, runs):
         check_no_span(c, "pseries-a-stock", r)
 
 
+MAP_DMA, UNMAP_DMA = "0x3b71", "0x3b72"
+IOAS_MAP, IOAS_UNMAP = "0x3b85", "0x3b86"
+
+
+def sections(path):
+    out, cur = {}, None
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("=== "):
+                cur = line[4:]
+                out[cur] = []
+            elif cur:
+                out[cur].append(line)
+    return out
+
+
+def check_iommufd_dma(c, one, other):
+    """One backend's QEMU (iommufd-dma.py) against the kernel: the nodes it
+    holds, its ioctls (strace), VmLck and VmPin; @other is the other
+    backend's line, for the plan."""
+    b = one["backend"]
+    what = f"iommufd: {b} QEMU"
+    if not c.check(f"{what} started and answered", "error" not in one, one.get("error")):
+        return
+    nodes, dma, st, io = one["nodes"], one.get("dma") or {}, one["status"], one["ioctls"] or {}
+    held = dma.get("map-bytes", -1) - dma.get("unmap-bytes", 0)
+    ok = lambda code: io.get(code, [0, 0])[0]  # noqa: E731
+    failed = lambda code: io.get(code, [0, 0])[1]  # noqa: E731
+    maps = dma.get("map-calls", -1)
+    if b == "type1":
+        c.check(f"{what}: holds its group and a container, not /dev/iommu or a cdev",
+                "/dev/vfio/vfio" in nodes and "/dev/iommu" not in nodes and
+                not any(n.startswith("/dev/vfio/devices/") for n in nodes), nodes)
+        c.check(f"{what}: every map-call is one MAP_DMA, no IOAS_MAP (strace)",
+                maps > 0 and ok(MAP_DMA) + failed(MAP_DMA) == maps and not ok(IOAS_MAP),
+                (maps, io))
+        c.check(f"{what}: type1 accounts the mapped bytes in VmLck, not VmPin",
+                st["VmLck"] * 1024 == held > 0 and st["VmPin"] == 0, (held, st))
+        c.check(f"{what}: DMA_AVAIL and type1's statistics (K5) are reported",
+                "dma-avail" in dma and "kernel" in dma, sorted(dma))
+        return
+    c.check(f"{what}: holds /dev/iommu and the device's cdev, no group or container",
+            "/dev/iommu" in nodes and
+            any(n.startswith("/dev/vfio/devices/vfio") for n in nodes) and
+            not any(n == "/dev/vfio/vfio" or n[len("/dev/vfio/"):].isdigit() for n in nodes),
+            nodes)
+    c.check(f"{what}: every map-call is one IOMMU_IOAS_MAP, no MAP_DMA (strace)",
+            maps > 0 and ok(IOAS_MAP) + failed(IOAS_MAP) == maps and
+            failed(IOAS_MAP) == dma.get("map-failures") and
+            not ok(MAP_DMA) + failed(MAP_DMA), (maps, io))
+    c.check(f"{what}: every unmap-call is one IOMMU_IOAS_UNMAP (strace)",
+            ok(IOAS_UNMAP) + failed(IOAS_UNMAP) == dma.get("unmap-calls"),
+            (dma.get("unmap-calls"), io))
+    # iommufd charges pinned pages to mm->pinned_vm (VmPin), and its rlimit
+    # accounting (none with CAP_IPC_LOCK, else the user's locked_vm) never
+    # touches the process's VmLck.
+    c.check(f"{what}: iommufd accounts the mapped bytes in VmPin, VmLck stays 0",
+            st["VmPin"] * 1024 == held > 0 and st["VmLck"] == 0, (held, st))
+    c.check(f"{what}: no DMA_AVAIL and no type1 statistics (iommufd has neither)",
+            "dma-avail" not in dma and "kernel" not in dma, sorted(dma))
+    # QEMU sets dma_max_mappings (dma-limit) from type1's DMA_AVAIL only;
+    # iommufd has no entry limit and leaves it 0.
+    c.check(f"{what}: dma-limit is 0 (iommufd states no limit)",
+            dma.get("dma-limit") == 0, dma.get("dma-limit"))
+    o = (other or {}).get("dma") or {}
+    c.check(f"{what}: the planner made the same plan as on type1 (calls, bytes, mappings)",
+            dma.get("planner") and o and
+            all(dma.get(k) == o.get(k) for k in ("map-calls", "map-bytes", "unmap-calls",
+                                                  "unmap-bytes", "mappings")),
+            {k: (dma.get(k), o.get(k)) for k in ("map-calls", "map-bytes", "unmap-calls",
+                                                 "unmap-bytes", "mappings")})
+
+
+def check_iommufd(c, out):
+    """Our QEMU on iommufd in the image's L1 (l1-iommufd.sh)."""
+    log = os.path.join(out, "iommufd.log")
+    if not os.path.exists(log):
+        return
+    with open(os.path.join(out, "iommufd.rc")) as f:
+        c.check("iommufd: the image's L1 ran l1-iommufd.sh", f.read().strip() == "0")
+    sec = sections(log)
+    nodes = sec.get("nodes", [])
+    c.check("iommufd: the image offers /dev/iommu and keeps /dev/vfio/vfio (type1)",
+            "/dev/iommu" in nodes and "/dev/vfio/vfio" in nodes, nodes)
+    devs = [ln for ln in nodes if not ln.startswith(("/dev/", "no "))]
+    c.check("iommufd: every bound device has a VFIO cdev (vfio-dev/vfioN)",
+            devs and all(" vfio" in ln for ln in devs), devs)
+    dma = {}
+    for line in sec.get("iommufd-dma", []):
+        if line.startswith("{"):
+            obj = json.loads(line)
+            dma[obj.get("backend")] = obj
+    for b in ("type1", "iommufd"):
+        if c.check(f"iommufd: iommufd-dma.py ran the {b} QEMU", b in dma, sorted(dma)):
+            check_iommufd_dma(c, dma[b], dma.get("type1" if b == "iommufd" else "iommufd"))
+    tap = [ln for ln in sec.get("qtests", []) if ln.startswith(("ok ", "not ok "))]
+    c.check("iommufd: the vfio qtests ran on iommufd", tap, sec.get("qtests"))
+    for ln in tap:
+        # A skip is a failure: the image's L1 binds every device they need.
+        c.check(f"iommufd: qtest {ln.split(' - ', 1)[1]}",
+                ln.startswith("ok ") and "# SKIP" not in ln)
+
+
 def main():
     out = sys.argv[1]
     c = Checker()
@@ -434,6 +539,7 @@ def main():
             b = r.bar(n)
             c.check(f"stock-resize: the old form grows {n} BAR0 to a page (region size {PAGE})",
                     b and b["size"] == PAGE, b and b["size"])
+    check_iommufd(c, out)
     print(f"{c.passed} passed, {c.failed} failed")
     return 1 if c.failed or not c.passed else 0
 

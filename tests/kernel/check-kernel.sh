@@ -32,11 +32,20 @@
 #     k1-none          our image, qboot, no option
 #   (x86 has no PCI_PROBE_ONLY, so K1's probe-only path is not run here.)
 #     stock-resize     the stock image, qboot, the old resizing form
+#     iommufd          our image (CONFIG_IOMMUFD, CONFIG_VFIO_DEVICE_CDEV):
+#                      tests/kernel/l1-iommufd.sh runs our QEMU (the
+#                      build's, make) on type1 and on iommufd side by side
+#                      (iommufd-dma.py), and vfio-subpage-test and
+#                      vfio-msix-test with -object iommufd and the
+#                      devices' cdevs (run-qtests.sh --iommufd)
 #
 # The image runs happen with --image (build the image when it is not
 # cached: 15-60 min on 2 cores) or, by default, when scripts/kernel.sh
 # cached says the image for this series and fragment is in the cache;
 # --no-image skips them.  Prints check lines and "N passed, M failed".
+# Test knob: VFIO_DIRECT_TEST_IOMMUFD_BROKEN=no-link gives iommufd-dma.py's
+# "iommufd" QEMU the object without linking the device to it (it then
+# uses type1): the iommufd checks must fail.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -181,6 +190,25 @@ if [ -n "$kimage" ]; then
     run k1-none --kernel-tree "$kimage" --bios "$qboot"
     run stock-resize --kernel-tree "$stock" --bios "$qboot" \
         --append "pci=resource_alignment=pci:1b36:0007;pci:8086:25ab"
+    # iommufd exists in the image only (Debian's 6.12 has CONFIG_IOMMUFD off).
+    # The DMA qtest's oracle is a kprobe on type1's ioctl: iommufd-dma.py
+    # is its counterpart here.
+    iommufd_qtests=(vfio-subpage-test vfio-msix-test)
+    if [ -x "$TOP/build/qemu/qemu-system-x86_64" ] &&
+       [ -x "$TOP/build/qemu/tests/qtest/vfio-subpage-test" ] &&
+       [ -x "$TOP/build/qemu/tests/qtest/vfio-msix-test" ]; then
+        t1=$SECONDS r=0
+        VFIO_DIRECT_KERNEL_TREE=$kimage "$TOP/tests/testbed/run-in-l1.sh" \
+            --append iomem=relaxed --timeout 1500 x86 -- \
+            "$TOP/tests/kernel/l1-iommufd.sh" "$TOP/build" \
+            "${VFIO_DIRECT_TEST_IOMMUFD_BROKEN:--}" "${iommufd_qtests[@]}" \
+            >"$out/iommufd.log" 2>&1 || r=$?
+        echo "$r" >"$out/iommufd.rc"
+        note "iommufd in our image: rc=$r, $((SECONDS - t1)) s"
+        [ "$r" = 0 ] || { cat "$out/iommufd.log" >&2; rc=1; }
+    else
+        note "no $TOP/build/qemu and its vfio qtests (make; ninja -C build/qemu tests/qtest/vfio-subpage-test tests/qtest/vfio-msix-test): iommufd is not run here"
+    fi
 else
     note "no kernel image for this series in the cache: K1 runs skipped (make kernel, or --image)"
 fi
