@@ -111,6 +111,9 @@ def run(binary, bdf, backend, broken):
         for dev in vm.qmp("x-query-vfio"):
             if dev.get("id") == "dev0":
                 out["dma"] = dev.get("dma")
+        out["dma_line"] = next((ln.strip() for ln in
+                                vm.hmp("info vfio").splitlines()
+                                if ln.strip().startswith("DMA:")), None)
     finally:
         vm.quit()
     out["ioctls"] = ioctls(log) if strace else None

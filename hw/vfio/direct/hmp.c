@@ -138,9 +138,13 @@ static void hmp_info_vfio_queue(Monitor *mon, VfioDmaQueueInfo *q)
 
 static void hmp_info_vfio_dma(Monitor *mon, VfioDmaInfo *info)
 {
-    monitor_printf(mon, "  DMA: planner %s, %" PRIu64 " mappings, limit %"
-                   PRIu64, info->planner ? "on" : "off", info->mappings,
-                   info->dma_limit);
+    monitor_printf(mon, "  DMA: planner %s, %" PRIu64 " mappings, ",
+                   info->planner ? "on" : "off", info->mappings);
+    if (info->dma_limit) {
+        monitor_printf(mon, "limit %" PRIu64, info->dma_limit);
+    } else {
+        monitor_printf(mon, "no limit stated");  /* iommufd */
+    }
     if (info->has_dma_avail) {
         monitor_printf(mon, ", %" PRIu64 " more allowed", info->dma_avail);
     }
