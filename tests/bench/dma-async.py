@@ -46,6 +46,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pylib"))
+import firstentry  # noqa: E402
 import hostfs  # noqa: E402
 import qemutest  # noqa: E402
 
@@ -57,7 +58,7 @@ DEVICES = ("sdhci", "e1000e", "nvme")
 TIMEOUT = 300
 
 
-FIRST = TRACE + "/instances/dma-async-first"
+FIRST = None  # firstentry.FirstEntry, from trace_on() to trace_off()
 
 
 def trace_on():
@@ -72,12 +73,8 @@ def trace_on():
     hostfs.write(TRACE + "/options/record-tgid", "1")
     hostfs.write(TRACE + "/buffer_size_kb", "8192")
     hostfs.write(TRACE + "/events/vfioasync/enable", "1")
-    # The first kvm_entry: an instance that drops new events once full
-    if not os.path.isdir(FIRST):
-        os.mkdir(FIRST)
-    hostfs.write(FIRST + "/trace_clock", "mono")
-    hostfs.write(FIRST + "/buffer_size_kb", "16")
-    hostfs.write(FIRST + "/options/overwrite", "0")
+    global FIRST
+    FIRST = firstentry.FirstEntry("dma-async-first", "kvm/kvm_entry")
 
 
 def trace_off():
@@ -93,33 +90,14 @@ def trace_off():
             hostfs.append(TRACE + "/kprobe_events", "-:vfioasync/%s\n" % probe)
         except OSError:
             pass
-    if os.path.isdir(FIRST):
-        try:
-            hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "0")
-            os.rmdir(FIRST)
-        except OSError:
-            pass
+    if FIRST is not None:
+        FIRST.remove()
 
 
 def trace_arm():
     """Clear the buffers; the instance records from the next kvm_entry."""
     hostfs.write(TRACE + "/trace", "")
-    hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "0")
-    hostfs.write(FIRST + "/trace", "")
-    hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "1")
-
-
-def first_entry():
-    """Monotonic time of the oldest kvm_entry in the instance, or None."""
-    hostfs.write(FIRST + "/events/kvm/kvm_entry/enable", "0")
-    first = None
-    with open(FIRST + "/trace") as f:
-        for line in f:
-            m = re.search(r"\s(\d+\.\d+): kvm_entry:", line)
-            if m:
-                ts = float(m[1])
-                first = ts if first is None else min(first, ts)
-    return first
+    FIRST.arm()
 
 
 LINE = re.compile(r"-(\d+)\s+\(\s*(\d+)\)\s+\[\d+\]\s+\S+\s+(\d+\.\d+): "
@@ -190,7 +168,7 @@ def run(qemu, props, l2, devs, size, backing):
                 r["gate_event"] = queue.get("gate-event")
     finally:
         q.quit()
-    first = first_entry()
+    first = FIRST.first()
     _, maps = trace_read(q.pid)
     r["first"] = first - t0 if first is not None else None
     r["map_calls"] = len(maps)
