@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """demo-l1.py - the demo's runs, inside the x86 test-bed L1 (demo.sh).
 
-    demo-l1.py --l2 DIR --out FILE [--firmware qboot|seabios] NAME=QEMU ...
+    demo-l1.py --l2 DIR --out FILE [--firmware qboot|seabios] [--runs N]
+               [--recommended NAME] NAME=QEMU ...
 
-For each NAME=QEMU (the base's binary, then ours) boots the same Linux L2
-under nested KVM with the L1's vfio-pci devices sdhci, i6300esb, pvpanic,
+--runs times (default 3), for each NAME=QEMU in turn (the base's binary,
+then ours: they alternate) boots the same Linux L2 under nested KVM with the L1's vfio-pci devices sdhci, i6300esb, pvpanic,
 e1000e and nvme passed through, the kernel and initramfs of DIR
 (tests/demo/mkl2.sh: its /init is l2-init.sh, whose drivers probe the
-devices and touch their registers).  With qboot (default) the firmware
+devices and touch their registers).  The build --recommended names
+(ours) runs with the settings the user guide recommends for this host
+(docs/vfio-direct.rst, its example "recommended-x86"; x-msix-relocation
+only where the L1 isolates MSIs).  With qboot (default) the firmware
 assigns no BAR and the L2's Linux places them, packing small BARs the way
 firmware does on 64 KiB hosts.  Records, independently of the fork's own
 introspection wherever it can:
@@ -24,6 +28,8 @@ introspection wherever it can:
   - VFIO_IOMMU_MAP_DMA/UNMAP_DMA of QEMU's main thread (strace -T): calls
     and time in the ioctl; pinned bytes at ready from QEMU's VmLck (what
     type1 accounted);
+  - time to the first instruction: QEMU start to the L1 kernel's first
+    kvm:kvm_entry into the L2 (tests/pylib/firstentry.py);
   - time to ready: QEMU start to the L2's "L2-PROBED" (every driver bound).
 
 Writes everything as JSON to FILE; progress lines ("demo: ...") go to
@@ -34,6 +40,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -41,12 +48,17 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pylib"))
+import firstentry  # noqa: E402  (tests/pylib/firstentry.py)
+import guide  # noqa: E402
 import qemutest  # noqa: E402  (tests/pylib/qemutest.py)
 
 DEVICES = ("sdhci", "i6300esb", "pvpanic", "e1000e", "nvme")
 PAGE = 4096
 TRACEFS = "/sys/kernel/tracing"
 L2_TIMEOUT = 300
+GUIDE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                     "docs", "vfio-direct.rst")
+UNSAFE_INTERRUPTS = "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
 
 
 def progress(msg):
@@ -97,8 +109,31 @@ def trace_collect():
     return out, overrun
 
 
+def guide_settings(platform, isolated):
+    """The properties the user guide recommends on -device vfio-pci on
+    @platform (its example "recommended-PLATFORM", host= and id= left
+    out), less x-msix-relocation unless the host isolates MSIs
+    (@isolated), as the guide's text says; and a line saying so."""
+    name = "recommended-" + platform
+    text = guide.example(GUIDE, name)
+    if text is None:
+        raise SystemExit("demo: docs/vfio-direct.rst has no %s example" % name)
+    words = shlex.split(text.replace("\\\n", " "))
+    opts = [w.split(",")[1:] for i, w in enumerate(words)
+            if i and words[i - 1] == "-device" and w.startswith("vfio-pci,")]
+    if not opts:
+        raise SystemExit("demo: the guide's %s example has no -device vfio-pci" % name)
+    props = [o for o in opts[0] if o.split("=")[0] not in ("host", "id")]
+    why = "the user guide's %s example" % name
+    if not isolated and any(o.startswith("x-msix-relocation=") for o in props):
+        props = [o for o in props if not o.startswith("x-msix-relocation=")]
+        why += ", less x-msix-relocation: MSI is not isolated here"
+    return props, why
+
+
 class L2:
-    def __init__(self, qemu, args, devices, tmp):
+    def __init__(self, qemu, args, devices, tmp, props=()):
+        self.props = list(props)
         self.strace_path = os.path.join(tmp, "strace")
         cmd = self.command(args, devices)
         # QEMU's main thread only (no -f): the memory listener's DMA
@@ -125,8 +160,9 @@ class L2:
         if args.firmware == "qboot":
             cmd += ["-bios", "/usr/share/qemu/qboot.rom"]
         for i, n in enumerate(DEVICES):
-            cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0"
-                    % (devices[n], n, 3 + i)]
+            cmd += ["-device", ",".join(
+                ["vfio-pci,host=%s,id=%s,bus=pcie.0,addr=%d.0"
+                 % (devices[n], n, 3 + i)] + self.props)]
         return cmd
 
     def cmd(self, name, **args):
@@ -277,15 +313,37 @@ def follow(l2, r, name, deadline):
     r["ok"] = "L2-DONE" in r["marks"]
 
 
-def run_one(name, qemu, args, devices):
-    progress("%s: starting the L2 (%s)" % (name, qemu))
+def first_mark(r, first, l2):
+    """Run record @r's FIRST mark: seconds from QEMU's start to the
+    guest's first entry (monotonic time @first, from the L1 kernel)."""
+    if first is not None:
+        r["marks"]["FIRST"] = round(first - l2.t0, 3)
+
+
+def msix_exits(bars, hits):
+    """Each BAR's exits that hit a trapped MSI-X page (table or PBA), from
+    the exit addresses @hits(bar), in the flat view's addresses like its
+    pages: the rest are the device's own registers."""
+    for b in bars:
+        pages = [p["page"] for p in b["pages"] if not p["direct"] and
+                 any("msix" in n for n in p["sections"])]
+        b["msix_exits"] = sum(1 for gpa in hits(b) for p in pages
+                              if p <= gpa < p + PAGE)
+
+
+def run_one(name, qemu, args, devices, first, props=(), label=None):
+    label = label or name
+    progress("%s: starting the L2 (%s%s)" % (label, qemu,
+                                              ", " + ",".join(props) if props else ""))
     tmp = tempfile.mkdtemp(prefix="demo-%s." % name)
     trace_setup()
-    l2 = L2(qemu, args, devices, tmp)
+    first.arm()
+    l2 = L2(qemu, args, devices, tmp, props)
     deadline = time.monotonic() + L2_TIMEOUT
-    r = {"name": name, "qemu": qemu, "marks": {}, "l2": []}
+    r = {"name": name, "qemu": qemu, "props": list(props), "marks": {},
+         "l2": []}
     try:
-        follow(l2, r, name, deadline)
+        follow(l2, r, label, deadline)
         r["mmio_exits_kvm"] = kvm_stat(l2, "mmio_exits")
         r["exits_kvm"] = kvm_stat(l2, "exits")
         q, err = l2.cmd("x-query-vfio")
@@ -296,11 +354,12 @@ def run_one(name, qemu, args, devices):
     finally:
         l2.stop()
     events, overrun = trace_collect()
+    first_mark(r, first.first(), l2)
     r["trace_overrun"] = overrun
     if not r["ok"]:
         r["console_tail"] = l2.console[-25:]
         progress("%s: the L2 gave no result; last lines: %s" %
-                 (name, " | ".join(l2.console[-8:])))
+                 (label, " | ".join(l2.console[-8:])))
         return r
     secs = flat_view(mtree)
     bars = []
@@ -322,10 +381,14 @@ def run_one(name, qemu, args, devices):
                                                    p["sections"]) and
                                                not p["direct"] for p in pages),
                              "why": trapped_why(pages)})
+    exits = [gpa for k, gpa in events if k in ("write", "unsatisfied-read")]
+
+    def hits(b):
+        return [gpa for gpa in exits
+                if b["address"] <= gpa < b["address"] + b["size"]]
     for b in bars:
-        b["mmio_exits"] = sum(1 for k, gpa in events
-                              if k in ("write", "unsatisfied-read") and
-                              b["address"] <= gpa < b["address"] + b["size"])
+        b["mmio_exits"] = len(hits(b))
+    msix_exits(bars, hits)
     r["bars"] = sorted(bars, key=lambda b: (DEVICES.index(b["device"]), b["bar"]))
     r["mmio_exits_traced"] = sum(1 for k, _ in events
                                  if k in ("write", "unsatisfied-read"))
@@ -336,9 +399,57 @@ def run_one(name, qemu, args, devices):
         r["strace_vfio"] = [ln for ln in st if "VFIO" in ln or "0x3b" in ln][:40]
     except OSError:
         r["strace_lines"] = None
-    progress("%s: done, %d MMIO exits (KVM), ready after %.0f s" %
-             (name, r["mmio_exits_kvm"], r["marks"].get("L2-PROBED", -1)))
+    progress("%s: done, %d MMIO exits (KVM), first instruction after %.2f s, "
+             "ready after %.1f s" %
+             (label, r["mmio_exits_kvm"], r["marks"].get("FIRST", -1),
+              r["marks"].get("L2-PROBED", -1)))
     return r
+
+
+def run_all(res, args, devices, run_one_fn, event, platform):
+    """--runs rounds of every build, alternating, into @res["runs"]
+    (written to --out after each); the build --recommended names gets
+    the guide's settings for @platform.  True when every build has a
+    run with a result."""
+    isolated, how = msi_isolation(platform)
+    props, why = guide_settings(platform, isolated)
+    res["runs_per_build"] = args.runs
+    res["settings"] = {"build": args.recommended, "props": props, "why": why,
+                       "msi_isolation": how}
+    progress("%s runs with %s (%s)" % (args.recommended,
+                                       ",".join(props) or "the defaults", why))
+    first = firstentry.FirstEntry("demo-first", event)
+    builds = [b.split("=", 1) for b in args.builds]
+    try:
+        for k in range(args.runs):
+            for name, qemu in builds:
+                r = run_one_fn(name, qemu, args, devices, first,
+                               props if name == args.recommended else (),
+                               "%s, run %d/%d" % (name, k + 1, args.runs))
+                r["round"] = k
+                res["runs"].append(r)
+                with open(args.out, "w") as f:
+                    json.dump(res, f, indent=1)
+    finally:
+        first.remove()
+    return all(any(r["ok"] for r in res["runs"] if r["name"] == n)
+               for n, _ in builds)
+
+
+def msi_isolation(platform):
+    """(isolated, how we know) for this L1's vfio devices.  type1 takes
+    a group without isolated MSI only with allow_unsafe_interrupts=Y;
+    POWER isolates MSIs per partitionable endpoint, which the kernel
+    does not report (docs/vfio-direct-kernel.rst, K2)."""
+    if platform == "pseries":
+        return True, "per partitionable endpoint (POWER)"
+    try:
+        v = open(UNSAFE_INTERRUPTS).read().strip()
+    except OSError:
+        return False, "not known (no vfio_iommu_type1)"
+    if v == "N":
+        return True, "yes (vfio_iommu_type1 allow_unsafe_interrupts=N)"
+    return False, "not known (vfio_iommu_type1 allow_unsafe_interrupts=%s)" % v
 
 
 def main():
@@ -347,6 +458,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--loads", type=int, default=1000)
     ap.add_argument("--firmware", choices=("qboot", "seabios"), default="qboot")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--recommended", default="ours",
+                    help="the build that runs with the guide's settings")
     ap.add_argument("builds", nargs="+", help="NAME=QEMU")
     args = ap.parse_args()
     devices = qemutest.devices()
@@ -361,12 +475,8 @@ def main():
         "%s=%s" % (n, devices[n]) for n in DEVICES))
     res = {"firmware": args.firmware, "loads": args.loads,
            "devices": {n: devices[n] for n in DEVICES}, "runs": []}
-    for spec in args.builds:
-        name, qemu = spec.split("=", 1)
-        res["runs"].append(run_one(name, qemu, args, devices))
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
-    return 0 if all(r["ok"] for r in res["runs"]) else 1
+    return 0 if run_all(res, args, devices, run_one, "kvm/kvm_entry",
+                        "x86") else 1
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """demo-pseries-l1.py - the demo's pseries runs, inside the pseries-a L1.
 
-    demo-pseries-l1.py --l2 DIR --out FILE NAME=QEMU ...
+    demo-pseries-l1.py --l2 DIR --out FILE [--runs N] [--recommended NAME]
+                       NAME=QEMU ...
 
 The pseries half of make demo (demo.sh --platform pseries), run in the
 pseries-a test-bed L1 (64 KiB pages, sPAPR TCE v2 IOMMU, nested KVM-HV),
-in the chroot on the ppc64el sysroot.  For each NAME=QEMU (the base's
-ppc64le binary, then ours) boots the same Linux L2 under -accel kvm with
+in the chroot on the ppc64el sysroot.  --runs times (default 3), for
+each NAME=QEMU in turn (the base's ppc64le binary, then ours: they
+alternate; --recommended, ours, with the user guide's settings for
+pseries: its example "recommended-pseries") boots the same Linux L2
+under -accel kvm with
 the L1's vfio-pci sdhci, e1000e, nvme and xhci passed through, SLOF
 placing their BARs, the kernel and initramfs of DIR (tests/demo/mkl2.sh
 --arch ppc64el-64k; its /init is l2-init.sh, whose drivers probe the
@@ -25,8 +29,9 @@ as the oracle wherever it can:
   - per BAR direct or trapped from the flat view (a 64 KiB host page is
     direct when one ram-device section covers it), x-query-vfio's ranges
     and reasons and "info vfio" verbatim on builds that have them;
-  - preregistered RAM (VmLck) and time to ready (QEMU start to the L2's
-    "L2-PROBED": every driver bound).
+  - preregistered RAM (VmLck), time to the first instruction (QEMU start
+    to the L1 kernel's first kvm_hv:kvm_guest_enter into the L2) and to
+    ready (QEMU start to the L2's "L2-PROBED": every driver bound).
 
 Writes JSON for report.py to FILE; progress lines ("demo: ...") go to
 /dev/console, so the host sees them while the L1 runs.  The helpers it
@@ -35,7 +40,6 @@ shares with the x86 half come from demo-l1.py.
 
 import argparse
 import importlib.util
-import json
 import os
 import re
 import sys
@@ -143,8 +147,9 @@ class L2(demo.L2):
                "-initrd", os.path.join(args.l2, "initrd.cpio.gz"),
                "-append", append]
         for i, n in enumerate(DEVICES):
-            cmd += ["-device", "vfio-pci,host=%s,id=%s,bus=pci.0,addr=%d.0"
-                    % (devices[n], n, 1 + i)]
+            cmd += ["-device", ",".join(
+                ["vfio-pci,host=%s,id=%s,bus=pci.0,addr=%d.0"
+                 % (devices[n], n, 1 + i)] + self.props)]
         return cmd
 
 
@@ -163,16 +168,19 @@ def phb_offset(secs, regs, devices):
     return max(seen, key=seen.get) if seen else None
 
 
-def run_one(name, qemu, args, devices):
-    demo.progress("%s: starting the pseries L2 (%s)" % (name, qemu))
+def run_one(name, qemu, args, devices, first, props=(), label=None):
+    label = label or name
+    demo.progress("%s: starting the pseries L2 (%s%s)" %
+                  (label, qemu, ", " + ",".join(props) if props else ""))
     tmp = tempfile.mkdtemp(prefix="demo-%s." % name)
     missing = probes_setup()
-    l2 = L2(qemu, args, devices, tmp)
+    first.arm()
+    l2 = L2(qemu, args, devices, tmp, props)
     deadline = time.monotonic() + L2_TIMEOUT
-    r = {"name": name, "qemu": qemu, "marks": {}, "l2": [],
-         "probes_missing": missing}
+    r = {"name": name, "qemu": qemu, "props": list(props), "marks": {},
+         "l2": [], "probes_missing": missing}
     try:
-        demo.follow(l2, r, name, deadline)
+        demo.follow(l2, r, label, deadline)
         r["exits_kvm"] = demo.kvm_stat(l2, "exits")
         q, err = l2.cmd("x-query-vfio")
         r["x_query_vfio"] = q if err is None else None
@@ -182,13 +190,14 @@ def run_one(name, qemu, args, devices):
     finally:
         l2.stop()
     gpas, counts, overrun = probes_collect()
+    demo.first_mark(r, first.first(), l2)
     r["trace_overrun"] = overrun
     r["tce_hcalls_kvm"] = {k: v for k, v in counts.items() if k != "mmio"}
     r["mmio_exits_kvm"] = counts["mmio"]
     if not r["ok"]:
         r["console_tail"] = l2.console[-25:]
         demo.progress("%s: the L2 gave no result; last lines: %s" %
-                      (name, " | ".join(l2.console[-8:])))
+                      (label, " | ".join(l2.console[-8:])))
         return r
     secs = demo.flat_view(mtree)
     regs = [(dev.get("qdev_id"), reg) for bus in r["query_pci"] or []
@@ -207,17 +216,19 @@ def run_one(name, qemu, args, devices):
                      "msix_pages": sum(any("msix" in s for s in p["sections"]) and
                                        not p["direct"] for p in pages),
                      "why": demo.trapped_why(pages)})
+    def hits(b):
+        return [gpa for gpa in gpas if b["cpu"] <= gpa < b["cpu"] + b["size"]]
     for b in bars:
-        b["mmio_exits"] = sum(1 for gpa in gpas
-                              if b["cpu"] <= gpa < b["cpu"] + b["size"])
+        b["mmio_exits"] = len(hits(b))
+    demo.msix_exits(bars, hits)
     r["bars"] = sorted(bars, key=lambda b: (DEVICES.index(b["device"]), b["bar"]))
     r["mmio_exits_traced"] = len(gpas)
     r["mmio_gpa_sample"] = sorted({g & ~0xffff for g in gpas})[:16]
     r["dma"] = demo.dma_calls(l2.strace_path)
     demo.progress("%s: done, %d MMIO exits (KVM-HV), %s TCE hypercalls in KVM, "
-                  "ready after %.0f s" %
-                  (name, r["mmio_exits_kvm"], sum(r["tce_hcalls_kvm"].values()),
-                   r["marks"].get("L2-PROBED", -1)))
+                  "first instruction after %.2f s, ready after %.1f s" %
+                  (label, r["mmio_exits_kvm"], sum(r["tce_hcalls_kvm"].values()),
+                   r["marks"].get("FIRST", -1), r["marks"].get("L2-PROBED", -1)))
     return r
 
 
@@ -226,6 +237,9 @@ def main():
     ap.add_argument("--l2", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--loads", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--recommended", default="ours",
+                    help="the build that runs with the guide's settings")
     ap.add_argument("builds", nargs="+", help="NAME=QEMU")
     args = ap.parse_args()
     devices = dict(p.split("=", 1) for p in
@@ -242,12 +256,8 @@ def main():
     res = {"platform": "pseries", "firmware": "slof", "loads": args.loads,
            "page": demo.PAGE,
            "devices": {n: devices[n] for n in DEVICES}, "runs": []}
-    for spec_ in args.builds:
-        name, qemu = spec_.split("=", 1)
-        res["runs"].append(run_one(name, qemu, args, devices))
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
-    return 0 if all(r["ok"] for r in res["runs"]) else 1
+    return 0 if demo.run_all(res, args, devices, run_one,
+                             "kvm_hv/kvm_guest_enter", "pseries") else 1
 
 
 if __name__ == "__main__":

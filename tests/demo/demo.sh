@@ -4,14 +4,16 @@
 #
 #   tests/demo/demo.sh [--platform x86|pseries|all] [--build DIR] [--base DIR]
 #                      [--cross DIR] [--cross-base DIR]
-#                      [--firmware qboot|seabios] [--timeout SEC]
+#                      [--firmware qboot|seabios] [--runs N] [--timeout SEC]
 #
 # x86: builds the L2 guest (mkl2.sh) into DIR/demo/l2, boots one x86
 # test-bed L1 (tests/testbed/run-in-l1.sh: TCG, intel-iommu, sdhci,
 # i6300esb, pvpanic, e1000e and nvme bound to the L1's vfio-pci) and runs
-# demo-l1.py there: one Linux L2 per build under nested KVM with the five
-# devices passed through, its drivers probing them and touching their
-# registers.  Then report.py prints the side-by-side report and writes
+# demo-l1.py there: N runs of one Linux L2 per build, base and ours
+# alternating, under nested KVM with the five devices passed through, its
+# drivers probing them and touching their registers; ours with the
+# settings the user guide recommends for the host (docs/vfio-direct.rst,
+# "Recommended settings").  Then report.py prints the side-by-side report and writes
 # DIR/demo/demo.txt, demo.json and demo.png.  The L1's console is kept in
 # DIR/demo/l1-console.log; progress lines show while it runs.
 #
@@ -29,15 +31,17 @@
 #   --cross-base DIR  the base's (default: build-base-ppc64le)
 #   --firmware F    the x86 L2's firmware: qboot (default: Linux places the
 #                   BARs and packs the small ones) or seabios (a page each)
-#   --timeout SEC   limit for each L1 run (default 900 x86, 1500 pseries);
-#                   the whole demo ends by itself, its L1 and L2 processes
-#                   with it
+#   --runs N        runs of each build (default 3, or $DEMO_RUNS): times are
+#                   the median and min-max
+#   --timeout SEC   limit for each L1 run (default 240 + 330 per run x86,
+#                   400 + 700 per run pseries); the whole demo ends by
+#                   itself, its L1 and L2 processes with it
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 die() { echo "demo: $*" >&2; exit 1; }
 
 platform=all build=build base=build-base cross=build-ppc64le
-cross_base=build-base-ppc64le firmware=qboot timeout_s=
+cross_base=build-base-ppc64le firmware=qboot timeout_s= runs=${DEMO_RUNS:-3}
 while [ $# -gt 0 ]; do
     case $1 in
     --platform) platform=${2?}; shift ;;
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --cross) cross=${2?}; shift ;;
     --cross-base) cross_base=${2?}; shift ;;
     --firmware) firmware=${2?}; shift ;;
+    --runs) runs=${2?}; shift ;;
     --timeout) timeout_s=${2?}; shift ;;
     -h|--help) sed -n '3,/^set -euo/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -54,6 +59,7 @@ while [ $# -gt 0 ]; do
 done
 case $platform in x86|pseries|all) ;; *) die "--platform wants x86, pseries or all" ;; esac
 case $firmware in qboot|seabios) ;; *) die "--firmware wants qboot or seabios" ;; esac
+case $runs in [1-9]|[1-9][0-9]) ;; *) die "--runs (or DEMO_RUNS) wants a number of runs from 1 to 99, not '$runs'" ;; esac
 # build_dir VAR BINARY HINT: VAR's directory, absolute, checked
 build_dir() {
     local dir=${!1}
@@ -118,11 +124,13 @@ x86_half() {
     mkdir -p "$out"
     echo "demo: building the L2 guest (Debian kernel, busybox initramfs with the drivers)"
     "$repo/tests/demo/mkl2.sh" "$out/l2"
-    echo "demo: booting the x86 L1 under TCG (about 30 s), then one L2 per build" \
-        "(about 1 min each; up to ${timeout_s:-900} s in all)"
-    run_half x86 "$out" --timeout "${timeout_s:-900}" x86 -- \
+    local limit=${timeout_s:-$((240 + 330 * runs))}
+    echo "demo: booting the x86 L1 under TCG (about 30 s), then $runs L2 runs per build," \
+        "alternating (about 1 min each; up to $limit s in all)"
+    run_half x86 "$out" --timeout "$limit" x86 -- \
         /usr/bin/python3 "$repo/tests/demo/demo-l1.py" --l2 "$out/l2" --out /out/demo-raw.json \
-        --firmware "$firmware" "base=$base/qemu-system-x86_64" "ours=$build/qemu-system-x86_64"
+        --firmware "$firmware" --runs "$runs" --recommended ours \
+        "base=$base/qemu-system-x86_64" "ours=$build/qemu-system-x86_64"
 }
 
 pseries_half() {
@@ -131,11 +139,13 @@ pseries_half() {
     echo "demo: building the pseries L2 guest (Debian ppc64el 64 KiB-page kernel, busybox initramfs with the drivers)"
     "$repo/tests/demo/mkl2.sh" --arch ppc64el-64k "$cross/demo-l2"
     sysroot=$(cat "$cross/SYSROOT")
-    echo "demo: booting the pseries L1 under TCG with nested KVM-HV (about 40 s), then one" \
-        "L2 per build (2-4 min each; up to ${timeout_s:-1500} s in all)"
-    run_half pseries "$out" --nested-kvm --timeout "${timeout_s:-1500}" --share "sysroot=$sysroot" \
+    local limit=${timeout_s:-$((400 + 700 * runs))}
+    echo "demo: booting the pseries L1 under TCG with nested KVM-HV (about 40 s), then $runs" \
+        "L2 runs per build, alternating (1-4 min each; up to $limit s in all)"
+    run_half pseries "$out" --nested-kvm --timeout "$limit" --share "sysroot=$sysroot" \
         --append "iomem=relaxed vfio_direct.chroot=1 vfio_direct.sysroot=$sysroot" pseries-a -- \
         python3 "$repo/tests/demo/demo-pseries-l1.py" --l2 "$cross/demo-l2" --out /out/demo-raw.json \
+        --runs "$runs" --recommended ours \
         "base=$cross_base/qemu-system-ppc64" "ours=$cross/qemu-system-ppc64"
 }
 

@@ -3,8 +3,13 @@
 
     report.py RAW.json OUTDIR
 
-RAW.json is what demo-l1.py recorded in the L1 (one run per build: the
-base first, then ours).  Prints the side-by-side report and writes
+RAW.json is what demo-l1.py (or demo-pseries-l1.py) recorded in the L1:
+several runs per build, the base and ours alternating.  Times (to the
+first instruction, to drivers bound, in MAP_DMA) are the median and
+min-max over a build's runs with a result; the per-device figures come
+from one run per build, the one whose time to drivers bound is the
+median (the lower one of an even count).  Prints the side-by-side
+report and writes
 OUTDIR/demo.txt (the same text), OUTDIR/demo.json (the figures of the
 report, per build) and OUTDIR/demo.png (ours against the base; needs
 python3-matplotlib, else the chart is skipped with one line).
@@ -16,6 +21,7 @@ not know is listed under "also reported by x-query-vfio".
 
 import json
 import os
+import statistics
 import sys
 
 PAGE = 4096
@@ -88,11 +94,54 @@ def msix_emulated(run):
     return out
 
 
+def spread(values):
+    """{"median", "min", "max", "n"} of @values (None left out), or None."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return None
+    return {"median": statistics.median(v), "min": min(v), "max": max(v),
+            "n": len(v)}
+
+
+def prefault_s(run):
+    """Seconds x-query-vfio says the build prefaulted RAM (None where it
+    does not report it): what moved out of MAP_DMA."""
+    for d in run.get("x_query_vfio") or []:
+        if isinstance(d.get("dma"), dict) and "prefault-ns" in d["dma"]:
+            return d["dma"]["prefault-ns"] / 1e9
+    return None
+
+
+def median_run(runs):
+    """The run with a result whose time to drivers bound is the median
+    (the lower of the two middle ones), or the last run."""
+    ok = sorted((r for r in runs if r["ok"]),
+                key=lambda r: r["marks"].get("L2-PROBED", 0))
+    return ok[(len(ok) - 1) // 2] if ok else runs[-1]
+
+
 def summarize(raw):
     out = {"platform": raw.get("platform", "x86"), "firmware": raw["firmware"],
-           "devices": raw["devices"], "builds": {}}
+           "devices": raw["devices"], "settings": raw.get("settings"),
+           "runs_per_build": raw.get("runs_per_build", 1), "builds": {}}
+    names = []
     for run in raw["runs"]:
-        s = {"ok": run["ok"], "qemu": run["qemu"]}
+        if run["name"] not in names:
+            names.append(run["name"])
+    for name in names:
+        runs = [r for r in raw["runs"] if r["name"] == name]
+        ok = [r for r in runs if r["ok"]]
+        run = median_run(runs)
+        s = {"ok": run["ok"], "qemu": run["qemu"], "props": run.get("props", []),
+             "runs": len(runs), "runs_ok": len(ok),
+             "failed_rounds": [r.get("round", 0) + 1 for r in runs if not r["ok"]],
+             "figures_from_run": run.get("round", 0) + 1,
+             "first_s": spread([r["marks"].get("FIRST") for r in ok]),
+             "ready_s": spread([r["marks"].get("L2-PROBED") for r in ok]),
+             "map_dma_s": spread([r["dma"]["map_s"] if r.get("dma") else None
+                                  for r in ok]),
+             "prefault_s": spread([prefault_s(r) for r in ok]),
+             "mmio_exits_kvm_all": spread([r["mmio_exits_kvm"] for r in ok])}
         if run["ok"]:
             s["time_to_ready_s"] = run["marks"].get("L2-PROBED")
             s["run_s"] = run["marks"].get("L2-DONE")
@@ -106,9 +155,12 @@ def summarize(raw):
                                   "size": b["size"], "address": b["address"],
                                   "state": state, "why": why,
                                   "mmio_exits": b["mmio_exits"],
+                                  "msix_exits": b.get("msix_exits", 0),
                                   "trapped_pages": len(b["pages"]) - b["direct_pages"],
                                   "msix_pages_trapped": b["msix_pages"]})
             s["msix_pages_trapped"] = sum(b["msix_pages"] for b in run["bars"])
+            s["msix_exits"] = sum(b.get("msix_exits", 0) for b in run["bars"])
+            s["msi_isolation"] = msi_isolation_line(run)
             s["msix_emulated"] = msix_emulated(run)
             s["dma"] = run["dma"]
             s["pinned_at_ready"] = run.get("pinned_at_ready")
@@ -132,8 +184,25 @@ def summarize(raw):
             s["l2"] = run["l2"]
         else:
             s["console_tail"] = run.get("console_tail")
-        out["builds"][run["name"]] = s
+        out["builds"][name] = s
     return out
+
+
+def msi_isolation_line(run):
+    """info vfio's "MSI isolation:" answer, where the build prints one."""
+    for ln in (run.get("info_vfio") or "").splitlines():
+        if "MSI isolation:" in ln:
+            return ln.split("MSI isolation:", 1)[1].strip()
+    return None
+
+
+def fmt_spread(sp, unit="s", prec=1):
+    if sp is None:
+        return "n/a"
+    if sp["n"] == 1:
+        return "%.*f %s" % (prec, sp["median"], unit)
+    return "%.*f %s [%.*f-%.*f]" % (prec, sp["median"], unit, prec, sp["min"],
+                                    prec, sp["max"])
 
 
 def text(summary, raw):
@@ -154,19 +223,42 @@ def text(summary, raw):
         lines.append("the same %d devices passed through (vfio-pci in the L1), firmware %s%s" % (
             ndev, summary["firmware"],
             " (Linux places the BARs)" if summary["firmware"] == "qboot" else ""))
+    n_runs = summary["runs_per_build"]
+    lines.append("%d run%s per build, base and ours alternating: times are the median "
+                 "[min-max] of the runs," % (n_runs, "s" if n_runs > 1 else ""))
+    lines.append("the other figures come from each build's median run (by time to "
+                 "drivers bound): %s" % ", ".join(
+                     "%s run %d" % (n, x["figures_from_run"]) for n, x in zip(names, b)))
+    st = summary.get("settings")
+    if st:
+        lines.append("%s ran with %s: %s; MSI isolation in the L1: %s" % (
+            st["build"], ",".join(st["props"]) or "the defaults", st["why"],
+            st["msi_isolation"]))
+    for n, x in zip(names, b):
+        if x["failed_rounds"]:
+            lines.append("%s: run %s gave no result (left out)" % (
+                n, ", ".join(str(k) for k in x["failed_rounds"])))
     lines.append("")
     lines.append("%-28s" % "" + "".join("%-*s" % (w, n) for n in names))
 
     def row(label, f):
         lines.append("%-28s" % label + "".join(
             "%-*s" % (w, f(x) if x["ok"] else "no result") for x in b))
-    row("time to ready", lambda x: "%.1f s (drivers bound)" % x["time_to_ready_s"])
+    row("-device vfio-pci settings", lambda x: ",".join(x["props"]) or "defaults")
+    row("first instruction", lambda x: fmt_spread(x["first_s"], prec=2))
+    row("drivers bound (ready)", lambda x: fmt_spread(x["ready_s"]))
     row("whole L2 run", lambda x: "%.1f s" % x["run_s"])
     row("MMIO exits (KVM-HV)" if pseries else "MMIO exits (KVM)",
-        lambda x: "%d" % x["mmio_exits_kvm"])
+        lambda x: "%d" % x["mmio_exits_kvm"] + (
+            " [%d-%d]" % (x["mmio_exits_kvm_all"]["min"], x["mmio_exits_kvm_all"]["max"])
+            if x["mmio_exits_kvm_all"]["n"] > 1 else ""))
     row("  at the %d devices' BARs" % ndev,
         lambda x: "%d" % sum(y["mmio_exits"] for y in x["bars"]))
+    row("  of those at MSI-X pages", lambda x: "%d" % x["msix_exits"])
     row("MSI-X host pages trapped", lambda x: "%d" % x["msix_pages_trapped"])
+    if not pseries:
+        row("MSI isolation (info vfio)",
+            lambda x: (x["msi_isolation"] or "n/a").split(" (")[0])
     if pseries:
         row("MSI-X tables emulated", lambda x: ", ".join(
             "%s %s" % (d, v.split()[0]) for d, v in sorted(x["msix_emulated"].items()))
@@ -176,7 +268,8 @@ def text(summary, raw):
             x["tce_hcalls_kvm"].get(k, 0)
             for k in ("put_tce", "put_tce_indirect", "stuff_tce")))
     row("MAP_DMA calls (strace)", lambda x: "%d" % x["dma"]["map"] if x["dma"] else "n/a")
-    row("  time in MAP_DMA", lambda x: "%.3f s" % x["dma"]["map_s"] if x["dma"] else "n/a")
+    row("  time in MAP_DMA", lambda x: fmt_spread(x["map_dma_s"], prec=3))
+    row("  prefault (x-query-vfio)", lambda x: fmt_spread(x["prefault_s"], prec=3))
     row("UNMAP_DMA calls (strace)", lambda x: "%d" % x["dma"]["unmap"] if x["dma"] else "n/a")
     row("pinned at ready (VmLck)", lambda x: human(x["pinned_at_ready"])
         if x.get("pinned_at_ready") is not None else "n/a")
@@ -208,9 +301,11 @@ def text(summary, raw):
             for n, x in zip(names, b):
                 for y in x["bars"]:
                     if (y["device"], y["bar"]) == (dev, bar):
-                        lines.append("    %-5s %8s @0x%-10x %-26s %5d exits  %s" % (
+                        lines.append("    %-5s %8s @0x%-10x %-26s %5d exits  %s%s" % (
                             n, human(y["size"]), y["address"], y["state"],
-                            y["mmio_exits"], y["why"]))
+                            y["mmio_exits"], y["why"],
+                            " (%d at MSI-X pages)" % y["msix_exits"]
+                            if y["msix_exits"] else ""))
     for n, x in zip(names, b):
         if x["ok"] and x["x_query_vfio_extra"]:
             lines.append("")
@@ -234,7 +329,8 @@ def text(summary, raw):
                      "MMIO exits outside the")
         lines.append("BARs hit the interrupt controller's pages (XIVE, emulated by QEMU: "
                      "KVM-HV has no in-kernel")
-        lines.append("XIVE under nested KVM-HV).")
+        lines.append("XIVE under nested KVM-HV).  First instruction: the L1 kernel's "
+                     "first kvm_hv:kvm_guest_enter into the L2.")
     else:
         lines.append("Sources: MMIO exits from the L1 kernel's kvm:kvm_mmio tracepoint "
                      "by BAR address, total from KVM's")
@@ -242,6 +338,10 @@ def text(summary, raw):
                      "build has it, else the flat")
         lines.append("view (info mtree -f); DMA calls from strace -T of QEMU's main thread, "
                      "pinned bytes from its VmLck.")
+        lines.append("First instruction: the L1 kernel's first kvm:kvm_entry into the L2. "
+                     "The MSI-X table is emulated on")
+        lines.append("x86, so its writes exit on every build wherever the table is; "
+                     "relocation makes the registers beside it direct.")
     return "\n".join(lines) + "\n"
 
 
@@ -265,10 +365,15 @@ def chart(summary, path):
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.6))
     width = 0.8 / len(names)
 
-    def grouped(ax, labels, series, title, fmt="%g"):
+    def grouped(ax, labels, series, title, fmt="%g", errs=None, parts=None):
         for i, (n, vals) in enumerate(series):
             pos = [j + (i - (len(names) - 1) / 2) * width for j in range(len(labels))]
-            bars = ax.bar(pos, vals, width, label=n, color=colors.get(n))
+            bars = ax.bar(pos, vals, width, label=n, color=colors.get(n),
+                          yerr=errs[i] if errs else None, capsize=3)
+            if parts:
+                ax.bar(pos, parts[i], width, color="none", edgecolor="black",
+                       hatch="//", linewidth=0,
+                       label="at MSI-X pages" if i == len(series) - 1 else None)
             ax.bar_label(bars, fmt=fmt, fontsize=8)
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels(labels, fontsize=8)
@@ -279,12 +384,25 @@ def chart(summary, path):
     def per_dev(x, key):
         return [sum(y[key] for y in x["bars"] if y["device"] == d) for d in devs]
     grouped(axes[0], devs, [(n, per_dev(x, "mmio_exits")) for n, x in zip(names, b)],
-            "MMIO exits per device (whole run)")
+            "MMIO exits per device (median run)",
+            parts=[per_dev(x, "msix_exits") for x in b])
     grouped(axes[1], devs, [(n, per_dev(x, "trapped_pages")) for n, x in zip(names, b)],
             "trapped host pages in its BARs")
-    grouped(axes[2], ["time to ready", "in MAP_DMA"],
-            [(n, [x["time_to_ready_s"], x["dma"]["map_s"] if x["dma"] else 0])
-             for n, x in zip(names, b)], "seconds", fmt="%.1f")
+    keys = ("first_s", "ready_s", "map_dma_s", "prefault_s")
+
+    def med(x, k):
+        return x[k]["median"] if x[k] else 0
+
+    def err(x, k):
+        return (x[k]["median"] - x[k]["min"], x[k]["max"] - x[k]["median"]) \
+            if x[k] else (0, 0)
+    grouped(axes[2], ["first\ninstruction", "drivers\nbound", "in MAP_DMA",
+                      "prefault"],
+            [(n, [med(x, k) for k in keys]) for n, x in zip(names, b)],
+            "seconds: median, min-max of %d runs" % summary["runs_per_build"],
+            fmt="%.2f",
+            errs=[[[err(x, k)[0] for k in keys], [err(x, k)[1] for k in keys]]
+                  for x in b])
     if summary["platform"] == "pseries":
         grouped(axes[3], ["MMIO exits\n(all)", "TCE hcalls\nin KVM",
                           "MAP_DMA\n(main thread)", "MSI-X pages\ntrapped"],
@@ -297,12 +415,13 @@ def chart(summary, path):
                 [(n, [x["dma"]["map"] if x["dma"] else 0,
                       x["dma"]["unmap"] if x["dma"] else 0,
                       x["msix_pages_trapped"]]) for n, x in zip(names, b)], "counts")
+    settings = ",".join(b[-1]["props"]) or "defaults"
     if summary["platform"] == "pseries":
-        fig.suptitle("vfio-direct demo, pseries (64 KiB pages): %s vs %s, Linux L2 under "
-                     "nested KVM-HV, SLOF" % (names[-1], names[0]))
+        fig.suptitle("vfio-direct demo, pseries (64 KiB pages): %s (%s) vs %s, Linux L2 "
+                     "under nested KVM-HV, SLOF" % (names[-1], settings, names[0]))
     else:
-        fig.suptitle("vfio-direct demo: %s vs %s, Linux L2 under nested KVM, firmware %s"
-                     % (names[-1], names[0], summary["firmware"]))
+        fig.suptitle("vfio-direct demo: %s (%s) vs %s, Linux L2 under nested KVM, "
+                     "firmware %s" % (names[-1], settings, names[0], summary["firmware"]))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return None
