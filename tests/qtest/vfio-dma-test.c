@@ -218,13 +218,27 @@ static bool trace_line(const char *l, long *tid, long *tgid, double *ts)
     return true;
 }
 
+/* One MAP_DMA the kernel saw, for ioctls_list() */
+typedef struct MapCall {
+    double entry, ret;          /* trace timestamps */
+    uint64_t iova, size;
+    bool from_worker;           /* a thread other than the main one */
+} MapCall;
+
+/* An ioctl entered and not yet returned */
+typedef struct OpenCall {
+    uint64_t cmd, f16, f24;     /* f16, f24: the argument's fields there */
+    double entry;
+} OpenCall;
+
 /*
  * The MAP_DMA and UNMAP_DMA calls of process @pid, any of its threads,
  * and its config writes that set Bus Master Enable; of every process
  * when @pid is 0 (QEMU under a wrapper: the trace was cleared before it
- * started, and nothing else uses VFIO meanwhile).
+ * started, and nothing else uses VFIO meanwhile).  Each MAP_DMA is also
+ * appended to @maps (of MapCall) unless it is NULL.
  */
-static Ioctls ioctls_of(pid_t pid)
+static Ioctls ioctls_list(pid_t pid, GArray *maps)
 {
     g_autofree char *trace = read_file(TRACEFS "/trace");
     g_auto(GStrv) lines = g_strsplit(trace ? trace : "", "\n", -1);
@@ -250,37 +264,41 @@ static Ioctls ioctls_of(pid_t pid)
                 io.bme_write = ts;
             }
         } else if (strstr(l, " ioc: ")) {
-            uint64_t *c = g_new(uint64_t, 3);
+            OpenCall *c = g_new(OpenCall, 1);
 
-            c[0] = field(l, "cmd=");
-            c[1] = field(l, "f16=");
-            c[2] = field(l, "f24=");
-            if (c[0] == DIRTY_PAGES && !io.dirty_pages) {
+            *c = (OpenCall) { field(l, "cmd="), field(l, "f16="),
+                              field(l, "f24="), ts };
+            if (c->cmd == DIRTY_PAGES && !io.dirty_pages) {
                 io.dirty_pages = ts;
             }
             g_hash_table_replace(open_calls, GINT_TO_POINTER(tid), c);
         } else if (strstr(l, " ret: ")) {
-            uint64_t *c = g_hash_table_lookup(open_calls,
+            OpenCall *c = g_hash_table_lookup(open_calls,
                                               GINT_TO_POINTER(tid));
             int64_t ret = (int64_t)field(l, "ret=");
 
             if (!c) {
                 continue;
             }
-            if (c[0] == MAP_DMA) {
+            if (c->cmd == MAP_DMA && maps) {
+                MapCall m = { c->entry, ts, c->f16, c->f24, tid != tgid };
+
+                g_array_append_val(maps, m);
+            }
+            if (c->cmd == MAP_DMA) {
                 io.maps++;
                 io.worker_maps += tid != tgid;
                 io.last_map_ret = ts;
                 if (ret) {
                     io.map_failures++;
                 } else {
-                    io.map_bytes += c[2];
-                    io.largest = MAX(io.largest, c[2]);
+                    io.map_bytes += c->f24;
+                    io.largest = MAX(io.largest, c->f24);
                 }
-            } else if (c[0] == UNMAP_DMA) {
+            } else if (c->cmd == UNMAP_DMA) {
                 io.unmaps++;
                 if (!ret) {
-                    io.unmap_bytes += c[1];
+                    io.unmap_bytes += c->f16;
                 }
             }
             g_hash_table_remove(open_calls, GINT_TO_POINTER(tid));
@@ -293,6 +311,11 @@ static Ioctls ioctls_of(pid_t pid)
                    io.worker_maps, io.map_bytes, io.largest, io.unmaps,
                    io.unmap_bytes, io.last_map_ret, io.bme_write);
     return io;
+}
+
+static Ioctls ioctls_of(pid_t pid)
+{
+    return ioctls_list(pid, NULL);
 }
 
 static uint64_t mem_available(void)
@@ -483,6 +506,24 @@ static int count_lines(const char *text, const char *needle)
         n += strstr(lines[i], needle) != NULL;
     }
     return n;
+}
+
+/*
+ * QEMU's stderr in @log (removed) after the VM stopped at a mapping
+ * failure: one line saying so, naming dev0 and the limit to raise.
+ * Returns the text for more checks.
+ */
+static char *stop_line_checked(const char *log)
+{
+    char *err = read_file(log);
+
+    g_assert_nonnull(err);
+    g_test_message("stderr: %s", err);
+    unlink(log);
+    g_assert_cmpint(count_lines(err, "stopping the VM"), ==, 1);
+    g_assert_cmpint(count_lines(err, "(dev0)"), ==, 1);
+    g_assert_cmpint(count_lines(err, "ulimit -l"), ==, 1);
+    return err;
 }
 
 /*
@@ -784,13 +825,7 @@ static void test_guard_runtime_stop(void)
     g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), <=, locked);
     qtest_quit(qts);
     probes_off();
-    err = read_file(log);
-    g_assert_nonnull(err);
-    g_test_message("stderr: %s", err);
-    unlink(log);
-    g_assert_cmpint(count_lines(err, "stopping the VM"), ==, 1);
-    g_assert_cmpint(count_lines(err, "(dev0)"), ==, 1);
-    g_assert_cmpint(count_lines(err, "ulimit -l"), ==, 1);
+    err = stop_line_checked(log);
     g_assert_cmpint(count_lines(err, "0xc0000"), ==, 1);
 }
 
@@ -953,46 +988,22 @@ typedef struct PeerMaps {
     double ram_ret;             /* ... and of the largest RAM map's end */
 } PeerMaps;
 
-typedef struct OpenMap {
-    double entry;
-    uint64_t iova, size;
-} OpenMap;
-
 static PeerMaps peer_maps_of(pid_t pid, uint64_t iova)
 {
-    g_autofree char *trace = read_file(TRACEFS "/trace");
-    g_auto(GStrv) lines = g_strsplit(trace ? trace : "", "\n", -1);
-    g_autoptr(GHashTable) open_calls =
-        g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    g_autoptr(GArray) maps = g_array_new(false, false, sizeof(MapCall));
     PeerMaps pm = { 0 };
     uint64_t largest = 0;
 
-    for (int i = 0; lines[i]; i++) {
-        const char *l = lines[i];
-        long tid, tgid;
-        OpenMap *m;
-        double ts;
+    ioctls_list(pid, maps);
+    for (guint i = 0; i < maps->len; i++) {
+        MapCall *m = &g_array_index(maps, MapCall, i);
 
-        if (l[0] == '#' || !trace_line(l, &tid, &tgid, &ts) ||
-            tgid != pid) {
-            continue;
-        }
-        if (strstr(l, " ioc: ") && field(l, "cmd=") == MAP_DMA) {
-            m = g_new(OpenMap, 1);
-            *m = (OpenMap) { ts, field(l, "f16="), field(l, "f24=") };
-            g_hash_table_replace(open_calls, GINT_TO_POINTER(tid), m);
-            continue;
-        }
-        m = g_hash_table_lookup(open_calls, GINT_TO_POINTER(tid));
-        if (m && strstr(l, " ret: ")) {
-            if (m->iova == iova) {
-                pm.first_entry = pm.maps++ ? pm.first_entry : m->entry;
-                pm.from_worker += tid != tgid;
-            } else if (m->size > largest) {
-                largest = m->size;
-                pm.ram_ret = ts;
-            }
-            g_hash_table_remove(open_calls, GINT_TO_POINTER(tid));
+        if (m->iova == iova) {
+            pm.first_entry = pm.maps++ ? pm.first_entry : m->entry;
+            pm.from_worker += m->from_worker;
+        } else if (m->size > largest) {
+            largest = m->size;
+            pm.ram_ret = m->ret;
         }
     }
     g_test_message("kernel: %u MAP_DMA at 0x%" PRIx64 " (%u from the worker, "
@@ -1129,13 +1140,7 @@ static void test_async_failure(void)
     g_assert_cmphex(vfio_qtest_vmlck(qtest_pid(qts)), ==, 0);
     qtest_quit(qts);
     probes_off();
-    err = read_file(log);
-    g_assert_nonnull(err);
-    g_test_message("stderr: %s", err);
-    unlink(log);
-    g_assert_cmpint(count_lines(err, "stopping the VM"), ==, 1);
-    g_assert_cmpint(count_lines(err, "ulimit -l"), ==, 1);
-    g_assert_cmpint(count_lines(err, "(dev0)"), ==, 1);
+    err = stop_line_checked(log);
 }
 
 /*
